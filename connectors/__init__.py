@@ -1,0 +1,4 @@
+"""The outside world: one client per peer (Graph, partner APIs, mail) and the delivery worker.
+
+Imports only ``storage``.
+"""

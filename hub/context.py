@@ -1,0 +1,13 @@
+"""Typed keys for the state the composition root shares with both faces."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hub.settings import Settings
+from storage.db import Sessions
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", Sessions)

@@ -1,0 +1,434 @@
+"""The domain schema (DESIGN.md, glossary). Every row that belongs to a firm carries ``firm_id``.
+
+Enumerations are stored as short strings checked by the code, not as database enums, so that a
+new value is a code change rather than a migration on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Stable constraint names so Alembic's batch mode (SQLite) can alter tables later.
+NAMING = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class FirmOwned:
+    """Mixin: the owning firm, on every firm row, indexed because every query filters on it."""
+
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firm.id", ondelete="CASCADE"), index=True)
+
+
+# --------------------------------------------------------------------------- firms and people
+
+
+class Firm(Base):
+    __tablename__ = "firm"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tenant_id: Mapped[str] = mapped_column(String(64), unique=True)
+    domain: Mapped[str] = mapped_column(String(200), default="")
+    # consent: none | granted | failed
+    consent_state: Mapped[str] = mapped_column(String(16), default="none")
+    consent_checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    consent_error: Mapped[str] = mapped_column(Text, default="")
+    sic_codes: Mapped[list[Any]] = mapped_column(default=list)
+    default_locale: Mapped[str] = mapped_column(String(8), default="fr")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffUser(FirmOwned, Base):
+    __tablename__ = "staff_user"
+    __table_args__ = (
+        UniqueConstraint("firm_id", "entra_object_id"),
+        UniqueConstraint("firm_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entra_object_id: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    display_name: Mapped[str] = mapped_column(String(200))
+    # role: administrator | collaborator
+    role: Mapped[str] = mapped_column(String(16), default="collaborator")
+    rights_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "administrator"
+
+
+class Dossier(FirmOwned, Base):
+    __tablename__ = "dossier"
+    __table_args__ = (
+        UniqueConstraint("firm_id", "code"),
+        Index("ix_dossier_firm_name", "firm_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(300))
+    # status: active | inactive | archived
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    # teams_status: to_prepare | operational
+    teams_status: Mapped[str] = mapped_column(String(16), default="to_prepare")
+    master_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    engagement_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    master: Mapped[StaffUser | None] = relationship(foreign_keys=[master_id])
+    engagement_manager: Mapped[StaffUser | None] = relationship(
+        foreign_keys=[engagement_manager_id]
+    )
+
+
+class Contact(FirmOwned, Base):
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("firm_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    locale: Mapped[str] = mapped_column(String(8), default="fr")
+    # Set once the contact is a guest on the firm's tenant (invitation accepted or found).
+    entra_object_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    # guest_state: none | invited | guest | failed
+    guest_state: Mapped[str] = mapped_column(String(16), default="none")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+
+class ContactDossier(FirmOwned, Base):
+    __tablename__ = "contact_dossier"
+    __table_args__ = (UniqueConstraint("contact_id", "dossier_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), index=True
+    )
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossier.id", ondelete="CASCADE"), index=True
+    )
+
+
+class Folder(FirmOwned, Base):
+    """One folder of the firm's standard tree, shared by every dossier (``Achats/2025``)."""
+
+    __tablename__ = "folder"
+    __table_args__ = (UniqueConstraint("firm_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("folder.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    # Full path with "/" separators; "connecting a folder includes its sub-folders" is a prefix test.
+    path: Mapped[str] = mapped_column(String(1000))
+
+
+# --------------------------------------------------------------------------- applications
+
+
+class CatalogApp(Base):
+    """An application Relais knows, shipped as data (not firm-owned)."""
+
+    __tablename__ = "catalog_app"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    # kind: platform | partner | firm
+    kind: Mapped[str] = mapped_column(String(16))
+    description: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"fr": ..., "en": ...}
+    # connection: api | collection_email | none
+    connection: Mapped[str] = mapped_column(String(24), default="none")
+    needs_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    bulk_dossiers: Mapped[bool] = mapped_column(Boolean, default=True)
+    # document_type: purchases | sales | None
+    document_type: Mapped[str | None] = mapped_column(String(24), default=None)
+    requires_api_key_id: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_api_url: Mapped[bool] = mapped_column(Boolean, default=False)
+    generates_collection_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    fields: Mapped[list[Any]] = mapped_column(default=list)  # [{name, label, required, pattern}]
+    max_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    accepted_formats: Mapped[list[Any]] = mapped_column(default=list)  # MIME types
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class FirmApplication(FirmOwned, Base):
+    __tablename__ = "firm_application"
+    __table_args__ = (UniqueConstraint("firm_id", "catalog_app_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    catalog_app_id: Mapped[int] = mapped_column(ForeignKey("catalog_app.id"))
+    api_key_id: Mapped[str] = mapped_column(String(200), default="")
+    # Fernet token; never shown again after entry.
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    api_url: Mapped[str] = mapped_column(String(500), default="")
+    specific_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sic_code: Mapped[str] = mapped_column(String(32), default="")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    partner_email: Mapped[str] = mapped_column(String(320), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    catalog_app: Mapped[CatalogApp] = relationship(lazy="joined")
+
+
+class Connection(FirmOwned, Base):
+    """A firm application switched on for a dossier (and, for automation, how to reach it)."""
+
+    __tablename__ = "connection"
+    __table_args__ = (UniqueConstraint("firm_application_id", "dossier_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firm_application_id: Mapped[int] = mapped_column(
+        ForeignKey("firm_application.id", ondelete="CASCADE"), index=True
+    )
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossier.id", ondelete="CASCADE"), index=True
+    )
+    dossier_code_at_app: Mapped[str] = mapped_column(String(100), default="")
+    collection_email: Mapped[str] = mapped_column(String(320), default="")
+    access_authorized: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConnectionFolder(FirmOwned, Base):
+    __tablename__ = "connection_folder"
+    __table_args__ = (UniqueConstraint("connection_id", "folder_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), index=True
+    )
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folder.id", ondelete="CASCADE"))
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ContactAccess(FirmOwned, Base):
+    """A platform application given (or offered) to a contact for a dossier."""
+
+    __tablename__ = "contact_access"
+    __table_args__ = (UniqueConstraint("firm_application_id", "contact_id", "dossier_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    firm_application_id: Mapped[int] = mapped_column(
+        ForeignKey("firm_application.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), index=True
+    )
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id", ondelete="CASCADE"))
+    # state: offered | accepted | declined | revoked | unreachable
+    state: Mapped[str] = mapped_column(String(16), default="offered")
+    offered_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    offered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Teams message id of the offer card, to update it in place.
+    activity_id: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Invitation(FirmOwned, Base):
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), index=True
+    )
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    graph_invitation_id: Mapped[str] = mapped_column(String(100), default="")
+    graph_user_id: Mapped[str] = mapped_column(String(100), default="")
+    redeem_url: Mapped[str] = mapped_column(Text, default="")
+    # status: pending | accepted | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ApiToken(FirmOwned, Base):
+    """A firm's token for the document REST API; only its hash is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+class Document(FirmOwned, Base):
+    __tablename__ = "document"
+    __table_args__ = (
+        UniqueConstraint("dossier_id", "folder_id", "name"),
+        Index("ix_document_firm_name", "firm_id", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossier.id", ondelete="CASCADE"), index=True
+    )
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folder.id"))
+    name: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentVersion(FirmOwned, Base):
+    __tablename__ = "document_version"
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(
+        ForeignKey("document.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(100))
+    # uploaded_by: "staff:<id>", "contact:<id>", "token:<id>", "cli"
+    uploaded_by: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(16))  # panel | api | bot | cli
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(FirmOwned, Base):
+    """The outbox: one document version to one connection, exactly once."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("document_version_id", "connection_id"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_firm_status_created", "firm_id", "status", "created_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_version_id: Mapped[int] = mapped_column(
+        ForeignKey("document_version.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connection.id", ondelete="CASCADE"), index=True
+    )
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
+    # status: pending | sending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # failure_reason: too_large | format_refused | dossier_unknown | dossier_inactive |
+    #                 credentials_refused | gave_up
+    failure_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    app_reference: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class DeliveryAttempt(FirmOwned, Base):
+    __tablename__ = "delivery_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("delivery.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | refused | fault
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+# --------------------------------------------------------------------------- audit and bot
+
+
+class AuditEvent(FirmOwned, Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_firm_at", "firm_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # actor: "staff:<id>", "contact:<id>", "system"
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32), default="")
+    target_id: Mapped[str] = mapped_column(String(64), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class BotState(Base):
+    """botbuilder's key-value state (conversation and user state), stored as JSON documents."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    etag: Mapped[str] = mapped_column(String(64), default=new_id)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ConversationRef(FirmOwned, Base):
+    """Where to reach a person proactively: the stored Bot Framework conversation reference."""
+
+    __tablename__ = "conversation_ref"
+    __table_args__ = (UniqueConstraint("firm_id", "aad_object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    aad_object_id: Mapped[str] = mapped_column(String(64))
+    # person: "staff:<id>" or "contact:<id>"
+    person: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,0 +1,145 @@
+"""Fixtures every test shares: a migrated database on SQLite (and PostgreSQL when
+``RELAIS_TEST_DATABASE_URL`` is set), settings pointing at it, and the real app on a test server.
+
+Each test gets its own database, copied from one migrated template, so tests never see each
+other's rows and migrations run once per run, not once per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from hub.settings import Settings
+from storage.migrate import upgrade
+
+PG_URL = os.environ.get("RELAIS_TEST_DATABASE_URL", "")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a service is missing on a developer's machine; fail under CI, where it must be."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must provide it: a skip under CI is a failure)")
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+class PostgresDatabases:
+    """Creates throw-away databases on the test server from one migrated template."""
+
+    def __init__(self, url: str) -> None:
+        self.base = make_url(Settings(database_url=url, _env_file=None).database_url)  # type: ignore[call-arg]
+        self.template = f"relais_tpl_{uuid.uuid4().hex[:8]}"
+        self.created: list[str] = [self.template]
+
+    def _execute(self, sql: str) -> None:
+        # asyncpg is the app's driver; the sync side of SQLAlchemy needs one too, so administrative
+        # statements go through the async engine run to completion here.
+        import asyncio
+
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        async def run() -> None:
+            engine = create_async_engine(
+                self.base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+            )
+            async with engine.connect() as connection:
+                await connection.execute(text(sql))
+            await engine.dispose()
+
+        asyncio.run(run())
+
+    def url_for(self, name: str) -> str:
+        return self.base.set(database=name).render_as_string(hide_password=False)
+
+    def make_template(self) -> None:
+        self._execute(f'CREATE DATABASE "{self.template}"')
+        upgrade(self.url_for(self.template))
+
+    def fresh(self) -> str:
+        name = f"relais_t_{uuid.uuid4().hex[:10]}"
+        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.append(name)
+        return self.url_for(name)
+
+    def drop_all(self) -> None:
+        for name in reversed(self.created):
+            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases | None]:
+    if not PG_URL:
+        yield None
+        return
+    databases = PostgresDatabases(PG_URL)
+    databases.make_template()
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest,
+    sqlite_template: Path,
+    postgres: PostgresDatabases | None,
+    tmp_path: Path,
+) -> str:
+    """A fresh, migrated database; every test that takes it runs once per backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "relais.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite+aiosqlite:///{path}"
+    require(postgres is not None, "PostgreSQL tests need RELAIS_TEST_DATABASE_URL")
+    assert postgres is not None
+    return postgres.fresh()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Demo-mode settings on the test database; tests that need more use ``model_copy``."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        database_url=database_url,
+        demo=True,
+        data_dir=tmp_path / "data",
+        encryption_key="test-encryption-key",
+        base_url="http://127.0.0.1:3978",
+    )
+
+
+@pytest.fixture
+async def sessions(settings: Settings) -> AsyncIterator[object]:
+    """An async session factory on the test database, for arranging data and checking results."""
+    from storage.db import create_engine, session_factory
+
+    engine = create_engine(settings.database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def demo(sessions: object) -> object:
+    """The demo firm (staff of each role, dossiers, contacts, catalog), as ``relais demo`` makes it."""
+    from hub.demo import seed
+
+    return await seed(sessions)  # type: ignore[arg-type]
