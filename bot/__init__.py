@@ -1,11 +1,9 @@
-"""The Teams face (stub)."""
+"""The Teams face: the Bot Framework endpoint, the activity handler, the command table, the cards.
 
-from __future__ import annotations
+botbuilder is imported only here (and by the composition root through :func:`setup`), so that the
+move to the Microsoft 365 Agents SDK stays a change of this one folder.
+"""
 
-from aiohttp import web
+from bot.endpoint import setup
 
-from hub.settings import Settings
-
-
-def setup(app: web.Application, settings: Settings) -> None:
-    return None
+__all__ = ["setup"]

@@ -61,6 +61,6 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
-    bot.setup(app, settings)
+    bot.setup(app)
     app.add_subapp("/admin", admin.create_app(settings))
     return app

@@ -8,6 +8,7 @@ with the ids ``relais demo`` prints.
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -139,6 +140,43 @@ _FIRST = [
     "Paul",
     "Sarah",
 ]
+_LAST = [
+    "Bernard",
+    "Petit",
+    "Robert",
+    "Richard",
+    "Durand",
+    "Dubois",
+    "Laurent",
+    "Simon",
+    "Michel",
+    "Lefebvre",
+    "Leroy",
+    "Roux",
+    "David",
+    "Bertrand",
+    "Morin",
+    "Fournier",
+    "Girard",
+    "André",
+    "Mercier",
+    "Dupuis",
+    "Lambert",
+    "Bonnet",
+    "François",
+    "Martinez",
+    "Legrand",
+    "Garnier",
+    "Faure",
+    "Rousseau",
+    "Blanc",
+    "Guérin",
+    "Muller",
+    "Henry",
+    "Roussel",
+    "Nicolas",
+    "Perrin",
+]
 
 
 @dataclass(frozen=True)
@@ -255,9 +293,9 @@ async def seed(sessions: Sessions, dossier_count: int = 200) -> DemoInfo:
         rng = random.Random(1848)
         for index, dossier in enumerate(dossiers[:60]):
             first = _FIRST[index % len(_FIRST)]
-            last = dossier.name.split()[1]
+            last = _LAST[(index * 7) % len(_LAST)]
             email = f"{first.lower()}.{last.lower()}{index}@client-{dossier.code.lower()}.fr"
-            email = email.replace("é", "e").replace("è", "e").replace("É", "e")
+            email = unicodedata.normalize("NFKD", email).encode("ascii", "ignore").decode()
             if email in emails:
                 continue
             # The first ten contacts are already guests on the tenant, so the bot can talk to them.

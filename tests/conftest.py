@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from hub.settings import Settings
 from storage.migrate import upgrade
 
+pytest_plugins = ["tests.fakes.fixtures"]
+
 PG_URL = os.environ.get("RELAIS_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

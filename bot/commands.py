@@ -1,0 +1,105 @@
+"""The command table: what people can type, in French and English, and the function that answers.
+
+A new command is a new row, not a new branch. ``help`` lists the rows the person may use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.schema import Activity, Attachment
+
+from bot import cards
+from hub.i18n import Translator
+from hub.identity import Actor
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+
+
+@dataclass
+class Turn:
+    """What a command receives: the Teams turn, who is acting, their language, the rest of the line."""
+
+    context: TurnContext
+    actor: Actor
+    t: Translator
+    args: str
+    panel_url: str
+
+    @property
+    def lang(self) -> str:
+        return self.t.lang
+
+    async def send_card(self, card: dict[str, Any]) -> None:
+        await self.context.send_activity(card_activity(card))
+
+
+def card_activity(card: dict[str, Any]) -> Activity:
+    return MessageFactory.attachment(Attachment(content_type=CARD_TYPE, content=card))
+
+
+Handler = Callable[[Turn], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    words: dict[str, str]  # the word to type, per language: {"en": "help", "fr": "aide"}
+    summary_key: str
+    handler: Handler
+    audience: frozenset[str] = frozenset({"staff", "contact"})
+    aliases: tuple[str, ...] = ()
+
+    def word(self, lang: str) -> str:
+        return self.words.get(lang) or self.words["en"]
+
+
+class CommandTable:
+    def __init__(self, commands: list[Command]) -> None:
+        self.commands = commands
+        self._by_word: dict[str, Command] = {}
+        for command in commands:
+            for word in (*command.words.values(), *command.aliases):
+                self._by_word[word.lower()] = command
+
+    def find(self, text: str) -> tuple[Command | None, str]:
+        """Split the line into the command and its arguments (``history invoice-04`` → history, invoice-04)."""
+        word, _, rest = text.strip().partition(" ")
+        return self._by_word.get(word.lower()), rest.strip()
+
+    def available_to(self, actor: Actor) -> list[Command]:
+        return [c for c in self.commands if actor.kind in c.audience]
+
+    def help_word(self, lang: str) -> str:
+        return self.commands[0].word(lang)
+
+
+async def show_help(turn: Turn) -> None:
+    table: CommandTable = turn.context.turn_state["relais.commands"]
+    rows = [(c.word(turn.lang), turn.t(c.summary_key)) for c in table.available_to(turn.actor)]
+    panel = turn.panel_url if turn.actor.is_staff else None
+    await turn.send_card(cards.help_card(turn.t, turn.lang, rows, panel))
+
+
+def menu(table: CommandTable) -> list[dict[str, tuple[str, str]]]:
+    """The commands as Teams' app menu shows them (``relais manifest build``), in both languages."""
+    return [
+        {lang: (c.word(lang), Translator("bot", lang)(c.summary_key)) for lang in ("en", "fr")}
+        for c in table.commands
+    ]
+
+
+def default_commands() -> CommandTable:
+    """Help comes first: it is the word the unknown-command card and the welcome card offer."""
+    return CommandTable(
+        [
+            Command(
+                {"en": "help", "fr": "aide"},
+                "command.help",
+                show_help,
+                aliases=("?", "menu", "aides"),
+            ),
+        ]
+    )

@@ -1,0 +1,71 @@
+"""``POST /api/messages``: the Bot Framework endpoint, through botbuilder's CloudAdapter.
+
+The adapter, the bot and its state are built in ``cleanup_ctx`` from settings, after the database
+is open; nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from botbuilder.core import ConversationState, TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter
+
+from bot import cards
+from bot.auth import build_authentication
+from bot.commands import card_activity, default_commands
+from bot.handler import RelaisBot
+from bot.state import DatabaseStorage
+from hub.context import SESSIONS, SETTINGS
+from hub.i18n import Translator
+
+log = logging.getLogger("relais.bot")
+
+ADAPTER = web.AppKey("bot_adapter", CloudAdapter)
+BOT = web.AppKey("bot", RelaisBot)
+
+
+async def _on_turn_error(context: TurnContext, error: Exception) -> None:
+    """Anything that escaped the handler: log it whole, tell the person in one short card."""
+    log.exception("bot turn failed", exc_info=error)
+    t = Translator("bot", context.activity.locale or "fr")
+    try:
+        await context.send_activity(card_activity(cards.error_card(t, t.lang)))
+    except Exception:
+        log.exception("could not send the error card either")
+
+
+async def _bot(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    adapter = CloudAdapter(build_authentication(settings))
+    adapter.on_turn_error = _on_turn_error
+    state = ConversationState(DatabaseStorage(app[SESSIONS]))
+    app[ADAPTER] = adapter
+    app[BOT] = RelaisBot(app[SESSIONS], state, default_commands(), f"{settings.base_url}/admin/")
+    yield
+
+
+def _bad_request(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    # The SDK answers 500 to a missing content type or a body that is not JSON; say what is wrong.
+    if "application/json" not in request.headers.get("Content-Type", ""):
+        return _bad_request(415, "Bot Framework activities are sent as application/json.")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _bad_request(400, "The body is not valid JSON.")
+    if not isinstance(body, dict) or not body.get("type"):
+        return _bad_request(400, "The body is not a Bot Framework activity (no type).")
+    response = await request.app[ADAPTER].process(request, request.app[BOT])
+    return response or web.Response(status=201)
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_bot)
+    app.router.add_post("/api/messages", messages)

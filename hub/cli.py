@@ -1,0 +1,227 @@
+"""The ``relais`` command. A composition root, like ``hub/app.py``: it may import both faces.
+
+What it prints is for the person at the terminal; what the server does afterwards goes to logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from hub.errors import RelaisError
+from hub.settings import Settings
+
+log = logging.getLogger("relais.cli")
+
+
+def _settings(**overrides: object) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update=overrides) if overrides else settings
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The SDK's HTTP stack is chatty at INFO and may log headers; keep it to warnings.
+    for noisy in ("msrest", "msal", "urllib3", "botframework", "httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _prepare_sqlite(settings: Settings) -> None:
+    if settings.is_sqlite and ":memory:" not in settings.database_url:
+        path = Path(settings.database_url.split(":///", 1)[1])
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _upgrade(settings: Settings) -> str:
+    from storage.migrate import head_revision, upgrade
+
+    _prepare_sqlite(settings)
+    upgrade(settings.database_url)
+    return head_revision()
+
+
+def _serve(settings: Settings, *, banner: str = "") -> None:
+    from hub.app import build_app
+
+    settings.check_for_serving()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(settings)
+    address = f"http://{settings.host}:{settings.port}"
+    print(banner or f"Relais is serving on {address} (panel: {address}/admin/)", flush=True)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    settings = _settings(**_host_port(args))
+    _serve(settings)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> None:
+    settings = _settings()
+    head = _upgrade(settings)
+    print(f"Database is at revision {head}: {_safe_url(settings.database_url)}")
+
+
+def cmd_catalog_sync(args: argparse.Namespace) -> None:
+    from hub.catalog import sync_catalog
+    from storage.db import create_engine, session_factory
+
+    async def run() -> int:
+        engine = create_engine(_settings().database_url)
+        try:
+            async with session_factory(engine)() as session, session.begin():
+                return await sync_catalog(session)
+        finally:
+            await engine.dispose()
+
+    print(f"Catalog synchronised: {asyncio.run(run())} applications.")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from hub.demo import seed
+    from storage.db import create_engine, session_factory
+
+    settings = _settings(demo=True, **_host_port(args))
+    _upgrade(settings)
+
+    async def run() -> object:
+        engine = create_engine(settings.database_url)
+        try:
+            return await seed(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    info = asyncio.run(run())
+    address = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        f"Relais demo — {info.firm_name}",  # type: ignore[attr-defined]
+        f"  Panel:          {address}/admin/   (sign in as any demo person, no password)",
+        f"  Bot endpoint:   {address}/api/messages   (authentication OFF: demo only)",
+        f"  Database:       {_safe_url(settings.database_url)}",
+        f"  Tenant id:      {info.tenant_id}",  # type: ignore[attr-defined]
+        "  People (Entra object ids):",
+    ]
+    for person in info.staff + info.contacts[:3]:  # type: ignore[attr-defined]
+        lines.append(f"    {person.object_id}  {person.role:<15} {person.name} <{person.email}>")
+    lines.append(
+        f"  Try: python ../shared/tools/teams_say.py --url {address} --tenant {info.tenant_id} "  # type: ignore[attr-defined]
+        f"--user {info.staff[0].object_id} aide"  # type: ignore[attr-defined]
+    )
+    _serve(settings, banner="\n".join(lines) + "\n")
+
+
+def cmd_manifest_build(args: argparse.Namespace) -> None:
+    from bot.commands import default_commands, menu
+    from manifest.build import build_manifest
+
+    path = build_manifest(
+        _settings(), Path(args.out), version=args.version, commands=menu(default_commands())
+    )
+    print(f"Teams app package written: {path}")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _host_port(args: argparse.Namespace) -> dict[str, object]:
+    return {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="relais",
+        description="Relais: the Teams bot and admin panel that connect client dossiers to applications.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str, handler: Callable[[argparse.Namespace], None], help: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    for name, handler, text in (
+        (
+            "serve",
+            cmd_serve,
+            "Run the bot endpoint, the admin panel and the health check in one process.",
+        ),
+        (
+            "demo",
+            cmd_demo,
+            "Create (or keep) the demo firm on the embedded database, print its ids, and serve.",
+        ),
+    ):
+        sub = add(name, handler, text)
+        sub.add_argument("--host", help="address to listen on (default: RELAIS_HOST or 127.0.0.1)")
+        sub.add_argument(
+            "--port", type=int, help="port to listen on (default: RELAIS_PORT or 3978)"
+        )
+
+    db = commands.add_parser("db", help="Database maintenance.").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    upgrade = db.add_parser(
+        "upgrade", help="Bring the database to the code's migration head, keeping all data."
+    )
+    upgrade.set_defaults(handler=cmd_db_upgrade)
+
+    catalog = commands.add_parser("catalog", help="The application catalog.").add_subparsers(
+        dest="catalog_command", required=True, metavar="ACTION"
+    )
+    catalog.add_parser("sync", help="Load the shipped catalog into the database.").set_defaults(
+        handler=cmd_catalog_sync
+    )
+
+    manifest = commands.add_parser("manifest", help="The Teams app package.").add_subparsers(
+        dest="manifest_command", required=True, metavar="ACTION"
+    )
+    build = manifest.add_parser("build", help="Write the zip a firm uploads to Teams.")
+    build.add_argument(
+        "--out", default="relais.zip", help="where to write the zip (default: relais.zip)"
+    )
+    build.add_argument(
+        "--version",
+        help="the package version, MAJOR.MINOR.PATCH (default: Relais' version); raise it for every "
+        "new upload, or Teams keeps the old package",
+    )
+    build.set_defaults(handler=cmd_manifest_build)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as error:  # pydantic's ValidationError: a setting has the wrong form
+        sys.stderr.write(f"relais: a setting is not valid:\n{error}\n")
+        raise SystemExit(2) from None
+    _configure_logging(settings.log_level)
+    try:
+        args.handler(args)
+    except RelaisError as error:
+        sys.stderr.write(f"relais: {error}\n")
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Migrations: the head builds the models' schema, upgrades keep data, the server refuses an old database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from hub.app import build_app
+from hub.settings import Settings
+from storage.db import create_engine
+from storage.migrate import current_revision, head_revision, upgrade_async
+from storage.models import Base
+
+
+async def test_migrated_database_has_every_model_table(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    async with engine.connect() as connection:
+        tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    assert set(Base.metadata.tables) <= tables
+    assert await current_revision(engine) == head_revision()
+    await engine.dispose()
+
+
+async def test_upgrade_again_keeps_the_data(settings: Settings) -> None:
+    from hub.demo import seed
+    from storage.db import session_factory
+    from storage.models import Dossier
+
+    engine = create_engine(settings.database_url)
+    info = await seed(session_factory(engine))
+    await engine.dispose()
+    await upgrade_async(
+        settings.database_url
+    )  # what `relais db upgrade` does on a database already at head
+    engine = create_engine(settings.database_url)
+    async with engine.connect() as connection:
+        codes = (await connection.execute(select(Dossier.code))).scalars().all()
+    await engine.dispose()
+    assert len(codes) == info.dossiers == 200
+
+
+async def test_server_refuses_a_database_behind_the_code(
+    tmp_path: Path, aiohttp_client: object
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+        )
+    await engine.dispose()
+    settings = Settings(_env_file=None, database_url=url, demo=True)  # type: ignore[call-arg]
+    with pytest.raises(Exception, match="relais db upgrade"):
+        await aiohttp_client(build_app(settings))  # type: ignore[operator]
