@@ -1,11 +1,37 @@
-"""The web admin panel (stub: replaced by the panel helper)."""
+"""The web admin panel: an aiohttp sub-application mounted at ``/admin`` by :mod:`hub.app`.
+
+Server-rendered pages (jinja2, one layout), sign-in with Microsoft Entra (a local "sign in as"
+in demo mode only), an encrypted session cookie, CSRF on every form, and one middleware that
+turns every error into a page. The panel reads and changes data only through ``hub/``.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+from importlib import resources
+from pathlib import Path
 
+from aiohttp import web
+from aiohttp_session import session_middleware
+
+from admin import auth, pages
+from admin.entra import EntraSignIn
+from admin.keys import ENTRA, TEMPLATES
+from admin.middlewares import csrf, errors, signed_in
+from admin.render import environment
+from admin.security import cookie_storage
 from hub.settings import Settings
+
+__all__ = ["create_app"]
 
 
 def create_app(settings: Settings) -> web.Application:
-    return web.Application()
+    app = web.Application(
+        middlewares=[session_middleware(cookie_storage(settings)), errors, csrf, signed_in]
+    )
+    app[TEMPLATES] = environment()
+    app[ENTRA] = EntraSignIn(settings)
+    auth.setup(app, settings)
+    pages.setup(app)
+    static = Path(str(resources.files("admin").joinpath("static")))
+    app.router.add_static("/static", static, name="static")
+    return app

@@ -40,12 +40,14 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
 
 async def _bot(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    adapter = CloudAdapter(build_authentication(settings))
+    authentication = build_authentication(settings)
+    adapter = CloudAdapter(authentication)
     adapter.on_turn_error = _on_turn_error
     state = ConversationState(DatabaseStorage(app[SESSIONS]))
     app[ADAPTER] = adapter
     app[BOT] = RelaisBot(app[SESSIONS], state, default_commands(), f"{settings.base_url}/admin/")
     yield
+    await authentication.close()
 
 
 def _bad_request(status: int, message: str) -> web.Response:

@@ -1,0 +1,136 @@
+"""The panel's middlewares, outermost first: errors → CSRF → sign-in.
+
+``errors`` is the one place where anything a handler raises becomes a page: a
+:class:`hub.errors.RelaisError` is translated by its key, an HTTP error gets its page, anything
+else is logged with its traceback and shown as a generic apology (never a stack trace).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from aiohttp_session import Session, get_session
+
+from admin.keys import ACTOR, TRANSLATOR
+from admin.render import render
+from admin.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, request_language
+from hub.context import SESSIONS
+from hub.errors import NotRecognised, RelaisError
+from hub.i18n import Translator
+from hub.identity import staff_actor_by_id
+
+log = logging.getLogger("relais.admin")
+
+# Routes anyone may open; every other panel page needs a signed-in person.
+PUBLIC_ROUTES = frozenset(
+    {"login", "login_microsoft", "auth_callback", "login_demo", "logout", "language", "static"}
+)
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class CsrfRejected(Exception):
+    """A form came back without this session's token (stale page, or another site posting)."""
+
+
+def _kind(status: int) -> str:
+    kinds = {403: "forbidden", 404: "not_found", 405: "not_allowed", 503: "unavailable"}
+    return kinds.get(status, "server" if status >= 500 else "bad_request")
+
+
+def _message(translator: Translator, exc: RelaisError) -> str:
+    try:
+        return translator(exc.key, **exc.params)
+    except (KeyError, IndexError, ValueError):
+        return translator(exc.key)
+
+
+async def _error_page(
+    request: web.Request, status: int, kind: str, message: str = ""
+) -> web.Response:
+    t = request[TRANSLATOR]
+    title_key = f"errors.{kind}.title"
+    return await render(
+        request,
+        "error.html",
+        {
+            "status": status,
+            "kind": kind,
+            "title": t(title_key),
+            "message": message or t(f"errors.{kind}.message"),
+        },
+        status=status,
+    )
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    session = await get_session(request)
+    request[TRANSLATOR] = Translator("admin", request_language(request, session))
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return await _error_page(request, exc.status, _kind(exc.status))
+    except CsrfRejected:
+        return await _error_page(request, 403, "csrf")
+    except NotRecognised as exc:
+        log.info("not recognised on %s: %s", request.path, exc)
+        return await _error_page(
+            request, exc.status, "not_recognised", _message(request[TRANSLATOR], exc)
+        )
+    except RelaisError as exc:
+        if exc.status >= 500:
+            log.error("%s on %s: %s", type(exc).__name__, request.path, exc)
+        message = _message(request[TRANSLATOR], exc)
+        return await _error_page(request, exc.status, _kind(exc.status), message)
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return await _error_page(request, 500, "server")
+
+
+@web.middleware
+async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+    # A POST to no route changes nothing: let the router's 404/405 through.
+    if request.method in UNSAFE_METHODS and request.match_info.http_exception is None:
+        session = await get_session(request)
+        submitted = request.headers.get(CSRF_HEADER)
+        if submitted is None and request.content_type in (
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        ):
+            form = await request.post()
+            value = form.get(CSRF_FIELD)
+            submitted = value if isinstance(value, str) else None
+        if not csrf_valid(session, submitted):
+            log.warning("CSRF token missing or wrong on %s %s", request.method, request.path)
+            raise CsrfRejected
+    return await handler(request)
+
+
+@web.middleware
+async def signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Load the signed-in person, or send the browser to the sign-in page (and back after)."""
+    session = await get_session(request)
+    known = await _load_actor(request, session)
+    public = request.match_info.route.name in PUBLIC_ROUTES
+    if not known and not public and request.match_info.http_exception is None:
+        query = urlencode({"next": request.path_qs}) if request.method == "GET" else ""
+        raise web.HTTPFound("/admin/login" + (f"?{query}" if query else ""))
+    return await handler(request)
+
+
+async def _load_actor(request: web.Request, session: Session) -> bool:
+    firm_id, user_id = session.get("firm_id"), session.get("user_id")
+    if not isinstance(firm_id, int) or not isinstance(user_id, int):
+        return False
+    try:
+        request[ACTOR] = await staff_actor_by_id(request.config_dict[SESSIONS], firm_id, user_id)
+    except NotRecognised:
+        # Removed or deactivated since signing in: forget them.
+        session.invalidate()
+        return False
+    return True

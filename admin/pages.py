@@ -1,0 +1,31 @@
+"""The panel's sections. Each one is an empty state for now: a title and what will be there."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from admin.render import NAV, render
+from admin.security import HOME
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/", name="home")
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPFound(HOME)
+
+
+def _section(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return await render(request, "section.html", {"section": name})
+
+    handler.__name__ = f"section_{name}"
+    return handler
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_routes(routes)
+    for item in NAV:
+        app.router.add_get(item.path.removeprefix("/admin"), _section(item.name), name=item.name)

@@ -1,0 +1,87 @@
+"""The session cookie, the CSRF token and safe redirects."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from aiohttp_session import Session, get_session, new_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from cryptography.fernet import Fernet
+
+from hub.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of
+from hub.identity import Actor
+from hub.settings import Settings
+
+COOKIE_NAME = "relais_admin"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+HOME = "/admin/applications"
+
+
+def cookie_storage(settings: Settings) -> EncryptedCookieStorage:
+    return EncryptedCookieStorage(
+        Fernet(settings.fernet_key()),
+        cookie_name=COOKIE_NAME,
+        path="/admin",
+        httponly=True,
+        samesite="Lax",
+        secure=settings.secure_cookies,
+        max_age=settings.session_max_age,
+    )
+
+
+def csrf_token(session: Session) -> str:
+    """The session's token, made on first use (so even the sign-in forms carry one)."""
+    token = session.get("csrf")
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def csrf_valid(session: Session, submitted: object) -> bool:
+    expected = session.get("csrf")
+    if not isinstance(expected, str) or not expected or not isinstance(submitted, str):
+        return False
+    return hmac.compare_digest(expected.encode(), submitted.encode())
+
+
+async def start_session(request: web.Request, actor: Actor) -> Session:
+    """A fresh session for a person who just signed in (never reuse the anonymous one)."""
+    previous = await get_session(request)
+    lang = previous.get("lang")
+    session = await new_session(request)
+    session["firm_id"] = actor.firm_id
+    session["user_id"] = actor.id
+    session["lang"] = lang if lang in LANGUAGES else language_of(actor.locale)
+    session["csrf"] = secrets.token_urlsafe(32)
+    return session
+
+
+def safe_next(value: str | None, default: str = HOME) -> str:
+    """Only a path inside the panel; anything else (another host, ``//x``, ``\\x``) → default."""
+    if not value or not value.startswith("/admin") or "\\" in value:
+        return default
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return default
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/admin"):
+        return default
+    if parts.path not in ("/admin", "/admin/") and not parts.path.startswith("/admin/"):
+        return default
+    return value
+
+
+def request_language(request: web.Request, session: Session) -> str:
+    """The session's choice, else the browser's first language we speak, else French."""
+    lang = session.get("lang")
+    if lang in LANGUAGES:
+        return str(lang)
+    for part in request.headers.get("Accept-Language", "").split(","):
+        code = part.split(";")[0].strip().split("-")[0].lower()
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
