@@ -238,6 +238,11 @@ class _KeysUnavailable(PermissionError):
     so the request is refused (the channel retries later)."""
 
 
+async def _close(client: ConnectorClient) -> None:
+    # msrest's async client has no close(); leaving its context closes its HTTP session.
+    await client.__aexit__(None, None, None)
+
+
 class _SharedConnectors(ConnectorFactory):
     """One connector client per (service URL, audience), shared by every turn.
 
@@ -261,7 +266,7 @@ class _SharedConnectors(ConnectorFactory):
         if client is None:
             client = await self._inner.create(service_url, audience)
             if len(self._clients) >= self.LIMIT:
-                await self._clients.pop(next(iter(self._clients))).close()
+                await _close(self._clients.pop(next(iter(self._clients))))
             self._clients[key] = client
         return client
 
@@ -281,7 +286,7 @@ class RelaisBotAuthentication(BotFrameworkAuthentication):
         """Close the shared connector clients (their HTTP sessions); called when the app stops."""
         clients, self._connectors = list(self._connectors.values()), {}
         for client in clients:
-            await client.close()
+            await _close(client)
 
     # -- the two guarantees
 
