@@ -17,6 +17,19 @@ from hub.settings import Settings
 CLAIRE = DEMO_STAFF[0][0]  # administrator
 JAMES = DEMO_STAFF[3][0]  # collaborator, English
 
+# The navigation, as a person reads it, in each language.
+NAV_LABELS = {
+    "fr": [
+        "Applications",
+        "Portefeuille",
+        "Dossiers",
+        "Interlocuteurs",
+        "Tableau de bord",
+        "Journal",
+    ],
+    "en": ["Applications", "Portfolio", "Dossiers", "Contacts", "Dashboard", "Audit"],
+}
+
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 

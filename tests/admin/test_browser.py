@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.admin.conftest import NAV_LABELS
 from tests.conftest import require
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -109,14 +110,7 @@ def test_sign_in_as_the_demo_administrator(demo_server: str) -> None:
             expect(page.locator(".who-name")).to_have_text("Claire Durand")
             expect(page.locator(".who-firm")).to_contain_text("Cabinet Durand & Associés")
             navigation = page.get_by_role("navigation", name="Navigation principale")
-            for label in (
-                "Applications",
-                "Portefeuille",
-                "Dossiers",
-                "Interlocuteurs",
-                "Tableau de bord",
-                "Journal",
-            ):
+            for label in NAV_LABELS["fr"]:
                 expect(navigation.get_by_role("link", name=label)).to_be_visible()
             page.screenshot(path=str(SCREENSHOTS / "relais-admin-applications.png"), full_page=True)
 

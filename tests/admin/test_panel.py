@@ -13,17 +13,9 @@ from hub.app import build_app
 from hub.errors import PermissionDenied
 from hub.settings import Settings
 from storage.models import StaffUser
-from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, html_lang, visible
+from tests.admin.conftest import CLAIRE, JAMES, NAV_LABELS, Client, csrf_of, html_lang, visible
 
-NAV_FR = [
-    "Applications",
-    "Portefeuille",
-    "Dossiers",
-    "Interlocuteurs",
-    "Tableau de bord",
-    "Journal",
-]
-NAV_EN = ["Applications", "Portfolio", "Dossiers", "Contacts", "Dashboard", "Audit"]
+NAV_FR, NAV_EN = NAV_LABELS["fr"], NAV_LABELS["en"]
 
 
 async def test_login_page_lists_demo_staff_with_their_role(client: Client) -> None:

@@ -17,14 +17,14 @@ from aiohttp import web
 
 from tests.fakes.keys import SigningKey
 from tests.fakes.recorder import Recorder
-from tests.fakes.server import ServerThread
+from tests.fakes.server import Fake, ServerThread
 
 CHANNEL_ISSUER = "https://api.botframework.com"
 ENDORSEMENTS = ["msteams", "emulator", "webchat", "directline"]
 HOLD_TIMEOUT = 5.0
 
 
-class FakeChannelIssuer:
+class FakeChannelIssuer(Fake):
     def __init__(self) -> None:
         self.key = SigningKey()
         self.fetches: Recorder[str] = Recorder()  # paths of metadata/keys requests, in order
@@ -39,13 +39,9 @@ class FakeChannelIssuer:
         app.router.add_get(f"{self.prefix}/v1/.well-known/keys", self._keys)
         self.server = ServerThread(app, name="fake-channel-issuer")
 
-    def start(self) -> FakeChannelIssuer:
-        self.server.start()
-        return self
-
     def stop(self) -> None:
         self._release.set()
-        self.server.stop()
+        super().stop()
 
     @property
     def metadata_url(self) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.recorder import DEFAULT_TIMEOUT, Recorder
-from tests.fakes.server import ServerThread
+from tests.fakes.server import Fake, ServerThread
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ConnectorCall:
 SENDING_KINDS = ("send", "reply")
 
 
-class FakeBotConnector:
+class FakeBotConnector(Fake):
     def __init__(self) -> None:
         self.calls: Recorder[ConnectorCall] = Recorder()
         self._ids = itertools.count(1)
@@ -80,13 +80,6 @@ class FakeBotConnector:
         self.server = ServerThread(app, name="fake-bot-connector")
 
     # -- lifecycle
-
-    def start(self) -> FakeBotConnector:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     @property
     def url(self) -> str:

@@ -52,7 +52,7 @@ from aiohttp import web
 
 from tests.fakes.keys import SigningKey
 from tests.fakes.recorder import Recorder
-from tests.fakes.server import ServerThread
+from tests.fakes.server import Fake, ServerThread
 
 # The tenant Bot Framework tokens come from (``login.microsoftonline.com/botframework.com``).
 BOTFRAMEWORK_TENANT = "botframework.com"
@@ -120,7 +120,7 @@ def write_ca_bundle(ca: trustme.CA, path: Path) -> Path:
     return path
 
 
-class FakeEntra:
+class FakeEntra(Fake):
     def __init__(self, ca: trustme.CA, ca_bundle: Path) -> None:
         self.ca = ca
         self.ca_bundle = ca_bundle
@@ -153,13 +153,6 @@ class FakeEntra:
         r.add_get("/{tenant}/oauth2/v2.0/authorize", self._authorize)
         r.add_get("/{tenant}/oauth2/v2.0/logout", self._logout)
         self.server = ServerThread(app, ssl_context=context, name="fake-entra")
-
-    def start(self) -> FakeEntra:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
 
     @property
     def url(self) -> str:

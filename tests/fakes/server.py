@@ -11,6 +11,7 @@ import asyncio
 import ssl
 import threading
 from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 
@@ -109,3 +110,16 @@ class ServerThread:
         site = web.TCPSite(self._runner, self.host, 0, ssl_context=self._ssl_context)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
+
+
+class Fake:
+    """Base of the HTTP fakes: ``self.server`` is their :class:`ServerThread`."""
+
+    server: ServerThread
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
