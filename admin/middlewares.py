@@ -26,7 +26,17 @@ log = logging.getLogger("relais.admin")
 
 # Routes anyone may open; every other panel page needs a signed-in person.
 PUBLIC_ROUTES = frozenset(
-    {"login", "login_microsoft", "auth_callback", "login_demo", "logout", "language", "static"}
+    {
+        "login",
+        "login_microsoft",
+        "auth_callback",
+        "login_demo",
+        "logout",
+        "language",
+        "static",
+        "privacy",
+        "terms",
+    }
 )
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

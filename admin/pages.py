@@ -10,6 +10,7 @@ from admin.render import NAV, render
 from admin.security import HOME
 
 routes = web.RouteTableDef()
+LEGAL_PAGES = ("privacy", "terms")
 
 
 @routes.get("/", name="home")
@@ -25,7 +26,18 @@ def _section(name: str) -> Callable[[web.Request], Awaitable[web.Response]]:
     return handler
 
 
+def _legal(page: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(request: web.Request) -> web.Response:
+        return await render(request, "legal.html", {"page": page})
+
+    handler.__name__ = f"legal_{page}"
+    return handler
+
+
 def setup(app: web.Application) -> None:
+    # Linked from the Teams manifest: readable by anyone, signed in or not.
+    for page in LEGAL_PAGES:
+        app.router.add_get(f"/{page}", _legal(page), name=page)
     app.router.add_routes(routes)
     for item in NAV:
         app.router.add_get(item.path.removeprefix("/admin"), _section(item.name), name=item.name)
