@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from admin import auth, pages
+from admin import applications, audit, auth, pages, portfolio, team
 from admin.entra import EntraSignIn
 from admin.keys import ENTRA, TEMPLATES
 from admin.middlewares import csrf, errors, signed_in
@@ -31,7 +31,9 @@ def create_app(settings: Settings) -> web.Application:
     app[TEMPLATES] = environment()
     app[ENTRA] = EntraSignIn(settings)
     auth.setup(app, settings)
-    pages.setup(app)
+    for area in (applications, portfolio, team, audit):
+        area.setup(app)
+    pages.setup(app)  # after the areas: it fills in the sections they do not serve yet
     static = Path(str(resources.files("admin").joinpath("static")))
     app.router.add_static("/static", static, name="static")
     return app

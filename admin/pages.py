@@ -39,5 +39,10 @@ def setup(app: web.Application) -> None:
     for page in LEGAL_PAGES:
         app.router.add_get(f"/{page}", _legal(page), name=page)
     app.router.add_routes(routes)
+    # Sections whose area module has not registered a page of that name yet show an empty state.
+    taken = {resource.name for resource in app.router.resources()}
     for item in NAV:
-        app.router.add_get(item.path.removeprefix("/admin"), _section(item.name), name=item.name)
+        if item.name not in taken:
+            app.router.add_get(
+                item.path.removeprefix("/admin"), _section(item.name), name=item.name
+            )

@@ -29,6 +29,7 @@ NAV = (
     NavItem("portfolio", "/admin/portfolio"),
     NavItem("dossiers", "/admin/dossiers"),
     NavItem("contacts", "/admin/contacts"),
+    NavItem("team", "/admin/team"),
     NavItem("dashboard", "/admin/dashboard"),
     NavItem("audit", "/admin/audit"),
 )

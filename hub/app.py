@@ -15,8 +15,9 @@ from sqlalchemy import text
 
 import admin
 import bot
-from hub.context import ENGINE, SESSIONS, SETTINGS
+from hub.context import ENGINE, HUB, SESSIONS, SETTINGS
 from hub.errors import DatabaseNotReady
+from hub.services import build_services
 from hub.settings import Settings
 from storage.db import create_engine, session_factory
 from storage.migrate import current_revision, head_revision
@@ -36,6 +37,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             )
         app[ENGINE] = engine
         app[SESSIONS] = session_factory(engine)
+        app[HUB] = build_services(settings, app[SESSIONS])
         yield
     finally:
         await engine.dispose()

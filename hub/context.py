@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hub.services import Hub
 from hub.settings import Settings
 from storage.db import Sessions
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", Sessions)
+HUB = web.AppKey("hub", Hub)

@@ -23,8 +23,17 @@ def language_of(locale: str | None) -> str:
 
 @cache
 def _catalog(package: str, lang: str) -> dict[str, str]:
-    text = resources.files(package).joinpath("locales", f"{lang}.json").read_text("utf-8")
-    data: dict[str, str] = json.loads(text)
+    """``locales/fr.json`` plus every ``locales/fr.<area>.json`` (one file per area of a face)."""
+    folder = resources.files(package).joinpath("locales")
+    names = sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.name == f"{lang}.json"
+        or (entry.name.startswith(f"{lang}.") and entry.name.endswith(".json"))
+    )
+    data: dict[str, str] = {}
+    for name in names:
+        data.update(json.loads(folder.joinpath(name).read_text("utf-8")))
     return data
 
 

@@ -145,3 +145,12 @@ async def demo(sessions: object) -> object:
     from hub.demo import seed
 
     return await seed(sessions)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def hub(settings: Settings, sessions: object) -> object:
+    """The use-cases' services on the test database (mail goes to ``settings.smtp_*``: point them
+    at ``fake_smtp`` with ``settings.model_copy`` when a test reads mail)."""
+    from hub.services import build_services
+
+    return build_services(settings, sessions)  # type: ignore[arg-type]

@@ -24,10 +24,11 @@ NAV_LABELS = {
         "Portefeuille",
         "Dossiers",
         "Interlocuteurs",
+        "Équipe",
         "Tableau de bord",
         "Journal",
     ],
-    "en": ["Applications", "Portfolio", "Dossiers", "Contacts", "Dashboard", "Audit"],
+    "en": ["Applications", "Portfolio", "Dossiers", "Contacts", "Team", "Dashboard", "Audit"],
 }
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -1,0 +1,63 @@
+"""Search and pagination shared by every list (panel pages, bot typeaheads, exports)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import ceil
+from typing import Generic, TypeVar
+
+from hub.errors import InvalidInput
+
+T = TypeVar("T")
+
+PER_PAGE = 50
+MIN_SEARCH = 3
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    number: int  # 1-based
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def search_term(raw: str | None) -> str | None:
+    """None for no search; the trimmed term from 3 characters (seed 003 §2); refused in between."""
+    term = (raw or "").strip()
+    if not term:
+        return None
+    if len(term) < MIN_SEARCH:
+        raise InvalidInput(
+            f"search needs {MIN_SEARCH} characters",
+            field="q",
+            key="search.too_short",
+            minimum=MIN_SEARCH,
+        )
+    return term
+
+
+def like_pattern(term: str) -> str:
+    """A case-insensitive ``LIKE`` pattern matching the term anywhere, with wildcards escaped."""
+    escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def page_number(raw: str | int | None) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except (TypeError, ValueError):
+        return 1

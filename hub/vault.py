@@ -1,0 +1,25 @@
+"""Secrets at rest: application secrets are encrypted with Fernet and never shown again."""
+
+from __future__ import annotations
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from hub.errors import ConfigurationError
+
+
+class Vault:
+    def __init__(self, key: bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def seal(self, secret: str) -> bytes:
+        return self._fernet.encrypt(secret.encode("utf-8"))
+
+    def open(self, sealed: bytes) -> str:
+        """Only connectors call this, to authenticate to an application; never for display."""
+        try:
+            return self._fernet.decrypt(sealed).decode("utf-8")
+        except InvalidToken as error:
+            raise ConfigurationError(
+                "A stored secret cannot be decrypted: RELAIS_ENCRYPTION_KEY changed since it was "
+                "entered. Restore the previous key, or enter the secret again."
+            ) from error
