@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import CatalogApp, Connection, FirmApplication
@@ -36,5 +36,5 @@ async def attach_defaults(session: AsyncSession, firm_id: int, dossier_ids: Sequ
         for dossier_id in dossier_ids
     ]
     if rows:
-        await session.execute(Connection.__table__.insert(), rows)
+        await session.execute(insert(Connection), rows)
     return len(rows)
