@@ -23,7 +23,7 @@ HOME = "/admin/applications"
 
 def cookie_storage(settings: Settings) -> EncryptedCookieStorage:
     return EncryptedCookieStorage(
-        Fernet(settings.fernet_key()),
+        Fernet(settings.fernet_key("session")),
         cookie_name=COOKIE_NAME,
         path="/admin",
         httponly=True,

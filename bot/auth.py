@@ -268,6 +268,11 @@ class _SharedConnectors(ConnectorFactory):
             if len(self._clients) >= self.LIMIT:
                 await _close(self._clients.pop(next(iter(self._clients))))
             self._clients[key] = client
+        credentials = getattr(client.config, "credentials", None)
+        if isinstance(credentials, _AppCredentials):
+            # The token is fetched off the loop whenever msal's copy nears expiry, so the
+            # synchronous signing msrest does while sending never waits on the network.
+            await credentials.warm()
         return client
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import logging
 from pathlib import Path
 from typing import Literal
@@ -97,16 +98,17 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         return not self.demo
 
-    def fernet_key(self) -> bytes:
-        """The key for secrets at rest and the session cookie, derived from ``encryption_key``.
+    def fernet_key(self, purpose: Literal["secrets", "session"] = "secrets") -> bytes:
+        """A Fernet key derived from ``encryption_key``, a different one for each purpose.
 
-        Any passphrase works; it is stretched to the 32 bytes Fernet wants so that people do not
-        have to generate a base64 key by hand.
+        Any passphrase works (people need not generate a base64 key by hand). Separate keys mean
+        that a session cookie can never be replayed as a stored secret, or the reverse.
         """
         raw = self.encryption_key.get_secret_value() or (DEMO_ENCRYPTION_KEY if self.demo else "")
         if not raw:
             raise ConfigurationError("RELAIS_ENCRYPTION_KEY is not set.")
-        return base64.urlsafe_b64encode(hashlib.sha256(raw.encode()).digest())
+        digest = hmac.new(raw.encode(), f"relais:{purpose}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest)
 
     def check_for_serving(self) -> None:
         """Refuse to start on settings that would fail, or be unsafe, in production."""

@@ -78,6 +78,7 @@ def test_encryption_key_is_required_outside_demo() -> None:
     with pytest.raises(ConfigurationError, match="RELAIS_ENCRYPTION_KEY"):
         make().fernet_key()
     assert make(demo=True).fernet_key() != make(encryption_key="other").fernet_key()
+    assert make(demo=True).fernet_key("secrets") != make(demo=True).fernet_key("session")
 
 
 def test_secrets_are_not_shown_by_repr() -> None:
