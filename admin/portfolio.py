@@ -1,9 +1,335 @@
-"""Portfolio, Dossiers and Contacts: lists, the per-dossier applications dialog, propose a service."""
+"""Portfolio, Dossiers and Contacts: lists, the per-dossier applications dialog, propose a service.
+
+Each handler reads the request, calls one use-case of :mod:`hub.portfolio` or
+:mod:`hub.directory`, and renders or redirects; rights and firm scoping live there. The
+applications dialog is a page of its own (so everything works without JavaScript) that
+``portfolio.js`` also opens as a modal by asking for its ``partial=1`` fragment.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
 from aiohttp import web
+from aiohttp_session import get_session
+from multidict import MultiDictProxy
+
+from admin.keys import ACTOR, TRANSLATOR
+from admin.render import render
+from admin.security import safe_next
+from hub import directory, portfolio
+from hub.context import HUB
+from hub.errors import InvalidInput
+from hub.paging import page_number, search_term
+from hub.portfolio import ApplicationsDialog, SaveResult
+
+routes = web.RouteTableDef()
+NOTICE = "portfolio_notice"
+HOME = "/admin/portfolio"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _search(request: web.Request) -> tuple[str, str | None, str]:
+    """(what was typed, the term to search or None, the message when it is too short)."""
+    raw = request.query.get("q", "")
+    try:
+        return raw, search_term(raw), ""
+    except InvalidInput as exc:
+        return raw, None, request[TRANSLATOR](exc.key, **exc.params)
+
+
+async def _flash(request: web.Request, key: str, **params: Any) -> None:
+    session = await get_session(request)
+    session[NOTICE] = {"key": key, "params": params}
+
+
+async def _notice(request: web.Request) -> str:
+    """The message left by the last change (shown once, after the redirect)."""
+    session = await get_session(request)
+    stored = session.pop(NOTICE, None)
+    if not isinstance(stored, dict):
+        return ""
+    return str(request[TRANSLATOR](str(stored.get("key")), **dict(stored.get("params") or {})))
+
+
+def _contact_id(request: web.Request) -> int:
+    return int(request.match_info["contact_id"])  # the route only matches digits
+
+
+def _ints(values: list[str], field: str) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise InvalidInput(f"{field} must be ids", field=field) from None
+
+
+def _choices(form: MultiDictProxy[Any]) -> dict[int, list[int]]:
+    """The form's switched-on applications, each with the contacts ticked under it."""
+    apps = _ints([str(v) for v in form.getall("app", [])], "app")
+    return {
+        app_id: _ints([str(v) for v in form.getall(f"contacts-{app_id}", [])], "contacts")
+        for app_id in apps
+    }
+
+
+def _with_choices(
+    dialog: ApplicationsDialog, choices: Mapping[int, list[int]]
+) -> ApplicationsDialog:
+    """The dialog as the person left it, to show again with the message that stopped it."""
+    apps = tuple(
+        dataclasses.replace(
+            app,
+            on=app.id in choices,
+            contacts=tuple(
+                dataclasses.replace(c, chosen=c.id in choices.get(app.id, ())) for c in app.contacts
+            ),
+        )
+        for app in dialog.applications
+    )
+    return dataclasses.replace(dialog, applications=apps)
+
+
+def _saved_message(
+    request: web.Request, result: SaveResult, code: str
+) -> tuple[str, dict[str, Any]]:
+    if not result.changed:
+        return "portfolio.saved_nothing", {"dossier": code}
+    return "portfolio.saved", {
+        "dossier": code,
+        "on": len(result.switched_on),
+        "off": len(result.switched_off),
+        "granted": len(result.granted),
+        "revoked": len(result.revoked),
+    }
+
+
+def _dialog_url(code: str, back: str, contact_id: int | None = None) -> str:
+    query: dict[str, str | int] = {"next": back}
+    if contact_id is not None:
+        query["contact"] = contact_id
+    return f"/admin/dossiers/{code}/applications?{urlencode(query)}"
+
+
+# --------------------------------------------------------------------------- lists
+
+
+@routes.get("/portfolio", name="portfolio")
+async def portfolio_page(request: web.Request) -> web.Response:
+    raw, term, problem = _search(request)
+    view = await portfolio.list_portfolio(
+        request.config_dict[HUB],
+        request[ACTOR],
+        scope=request.query.get("scope", "mine"),
+        term=term,
+        page=page_number(request.query.get("page")),
+    )
+    return await render(
+        request,
+        "portfolio.html",
+        {
+            "view": view,
+            "page": view.page,
+            "q": raw,
+            "searched": term,
+            "search_problem": problem,
+            "notice": await _notice(request),
+            "dialog_url": _dialog_url,
+            "list_query": {"scope": view.scope, "q": raw},
+        },
+    )
+
+
+@routes.get("/dossiers", name="dossiers")
+async def dossiers_page(request: web.Request) -> web.Response:
+    raw, term, problem = _search(request)
+    page = await directory.list_dossiers(
+        request.config_dict[HUB],
+        request[ACTOR],
+        term=term,
+        page=page_number(request.query.get("page")),
+    )
+    return await render(
+        request,
+        "dossiers.html",
+        {
+            "page": page,
+            "q": raw,
+            "searched": term,
+            "search_problem": problem,
+            "notice": await _notice(request),
+            "dialog_url": _dialog_url,
+            "list_query": {"q": raw},
+        },
+    )
+
+
+@routes.get("/contacts", name="contacts")
+async def contacts_page(request: web.Request) -> web.Response:
+    raw, term, problem = _search(request)
+    page = await directory.list_contacts(
+        request.config_dict[HUB],
+        request[ACTOR],
+        term=term,
+        page=page_number(request.query.get("page")),
+    )
+    return await render(
+        request,
+        "contacts.html",
+        {
+            "page": page,
+            "q": raw,
+            "searched": term,
+            "search_problem": problem,
+            "list_query": {"q": raw},
+        },
+    )
+
+
+# --------------------------------------------------------------------------- a contact
+
+
+@routes.get(r"/contacts/{contact_id:\d+}", name="contact")
+async def contact_page(request: web.Request) -> web.Response:
+    contact = await directory.contact_card(
+        request.config_dict[HUB], request[ACTOR], _contact_id(request)
+    )
+    return await render(
+        request, "contacts_detail.html", {"contact": contact, "tab": "general", "notice": ""}
+    )
+
+
+@routes.get(r"/contacts/{contact_id:\d+}/dossiers", name="contact_dossiers")
+async def contact_dossiers_page(request: web.Request) -> web.Response:
+    hub, actor, contact_id = request.config_dict[HUB], request[ACTOR], _contact_id(request)
+    contact = await directory.contact_card(hub, actor, contact_id)
+    linked = await directory.contact_dossiers(
+        hub, actor, contact_id, page=page_number(request.query.get("page"))
+    )
+    raw, term, problem = _search(request)
+    found = None
+    if term:
+        found = await directory.dossiers_to_link(
+            hub, actor, contact_id, term, page=page_number(request.query.get("found_page"))
+        )
+    return await render(
+        request,
+        "contacts_detail.html",
+        {
+            "contact": contact,
+            "tab": "dossiers",
+            "linked": linked,
+            "found": found,
+            "q": raw,
+            "searched": term,
+            "search_problem": problem,
+            "notice": await _notice(request),
+            "dialog_url": _dialog_url,
+        },
+    )
+
+
+@routes.post(r"/contacts/{contact_id:\d+}/dossiers", name="contact_link")
+async def contact_link(request: web.Request) -> web.Response:
+    contact_id = _contact_id(request)
+    form = await request.post()
+    code = str(form.get("code", "")).strip()
+    await directory.link_dossier(request.config_dict[HUB], request[ACTOR], contact_id, code)
+    await _flash(request, "contacts.linked", dossier=code)
+    raise web.HTTPFound(f"/admin/contacts/{contact_id}/dossiers")
+
+
+@routes.post(r"/contacts/{contact_id:\d+}/dossiers/{code}/unlink", name="contact_unlink")
+async def contact_unlink(request: web.Request) -> web.Response:
+    contact_id, code = _contact_id(request), request.match_info["code"]
+    revoked = await directory.unlink_dossier(
+        request.config_dict[HUB], request[ACTOR], contact_id, code
+    )
+    await _flash(request, "contacts.unlinked", dossier=code, revoked=revoked)
+    raise web.HTTPFound(f"/admin/contacts/{contact_id}/dossiers")
+
+
+# --------------------------------------------------------------------------- the dialog
+
+
+def _preselected(request: web.Request, form: Mapping[str, Any] | None = None) -> int | None:
+    raw = (form or {}).get("contact") or request.query.get("contact")
+    if not raw:
+        return None
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+async def _render_dialog(
+    request: web.Request,
+    dialog: ApplicationsDialog,
+    back: str,
+    *,
+    error: str = "",
+    error_field: str = "",
+    status: int = 200,
+) -> web.Response:
+    partial = request.query.get("partial") == "1"
+    return await render(
+        request,
+        "dossiers_applications_form.html" if partial else "dossiers_applications.html",
+        {
+            "dialog": dialog,
+            "back": back,
+            "error": error,
+            "error_field": error_field,
+            "partial": partial,
+        },
+        status=status,
+    )
+
+
+@routes.get("/dossiers/{code}/applications", name="dossier_applications")
+async def dossier_applications(request: web.Request) -> web.Response:
+    dialog = await portfolio.applications_dialog(
+        request.config_dict[HUB],
+        request[ACTOR],
+        request.match_info["code"],
+        contact_id=_preselected(request),
+    )
+    return await _render_dialog(request, dialog, safe_next(request.query.get("next"), HOME))
+
+
+@routes.post("/dossiers/{code}/applications", name="dossier_applications_save")
+async def dossier_applications_save(request: web.Request) -> web.Response:
+    hub, actor, code = request.config_dict[HUB], request[ACTOR], request.match_info["code"]
+    form = await request.post()
+    back = safe_next(str(form.get("next", "")) or None, HOME)
+    choices = _choices(form)
+    try:
+        result = await portfolio.save_applications(hub, actor, code, choices)
+    except InvalidInput as exc:
+        t = request[TRANSLATOR]
+        params = dict(exc.params)
+        if "reason_key" in params:
+            params["reason"] = t(params.pop("reason_key"))
+        dialog = await portfolio.applications_dialog(
+            hub, actor, code, contact_id=_preselected(request, form)
+        )
+        return await _render_dialog(
+            request,
+            _with_choices(dialog, choices),
+            back,
+            error=t(exc.key, **params),
+            error_field=exc.field or "",
+            status=400,
+        )
+    key, params = _saved_message(request, result, code)
+    await _flash(request, key, **params)
+    raise web.HTTPFound(back)
 
 
 def setup(app: web.Application) -> None:
     """Register this area's routes (named after the navigation item for its main page)."""
+    app.router.add_routes(routes)

@@ -265,7 +265,10 @@ class ContactAccess(FirmOwned, Base):
         ForeignKey("contact.id", ondelete="CASCADE"), index=True
     )
     dossier_id: Mapped[int] = mapped_column(ForeignKey("dossier.id", ondelete="CASCADE"))
-    # state: offered | accepted | declined | revoked | unreachable
+    # state: granted | offered | accepted | declined | revoked | unreachable
+    # granted: given directly by staff in the panel's applications dialog (no answer awaited);
+    # offered/accepted/declined: an offer card sent in Teams and the contact's answer;
+    # revoked: withdrawn (unticked, application switched off or deleted, contact unlinked).
     state: Mapped[str] = mapped_column(String(16), default="offered")
     offered_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_user.id", ondelete="SET NULL")
@@ -274,6 +277,30 @@ class ContactAccess(FirmOwned, Base):
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
     # Teams message id of the offer card, to update it in place.
     activity_id: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ApplicationDraft(FirmOwned, Base):
+    """An add-application wizard in progress, kept server-side for one staff member.
+
+    ``selection`` is a rule, not a list of every dossier: ``{"all": bool, "query": str | None,
+    "included": [ids], "excluded": [ids]}`` ("apply to all" matching ``query``, minus exclusions,
+    plus the ones ticked by hand), so a selection of 10,000 dossiers stays a few bytes.
+    """
+
+    __tablename__ = "application_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    catalog_app_id: Mapped[int] = mapped_column(ForeignKey("catalog_app.id", ondelete="CASCADE"))
+    # The step-1 values except the secret (api_key_id, api_url, fields, sic_code, ...).
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Fernet token, like FirmApplication.secret_encrypted; never shown again.
+    secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    selection: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Invitation(FirmOwned, Base):

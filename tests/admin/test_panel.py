@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -64,8 +65,16 @@ async def test_every_navigation_page_renders_in_both_languages(
     title = labels[[i.name for i in NAV].index(item.name)]
     assert f"{title} · Relais" in page  # the <title>
     assert all(label in text for label in labels)
-    assert ("Rien pour l'instant" if lang == "fr" else "Nothing here yet") in text
     assert f'href="{item.path}" aria-current="page"' in page
+    # The other language's navigation is not shown anywhere on the page.
+    other = NAV_EN if lang == "fr" else NAV_FR
+    assert not any(re.search(rf"\b{label}\b", text) for label in set(other) - set(labels))
+
+
+async def test_a_section_not_built_yet_says_so(client: Client, signed_in: Any) -> None:
+    await signed_in(CLAIRE)
+    text = visible(await (await client.get("/admin/dashboard")).text())
+    assert "Rien pour l'instant" in text
 
 
 async def test_language_defaults_to_the_staff_members_locale(
