@@ -1,9 +1,115 @@
-"""The Audit page: every change, with filters."""
+"""The Audit page: every change, with filters, newest first, in pages keyed by (time, id)."""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import urlencode
+
 from aiohttp import web
+
+from admin.keys import ACTOR, TRANSLATOR
+from admin.render import render
+from hub.audit_log import AuditEntry, AuditFilters, filter_choices, list_events, parse_filters
+from hub.context import HUB
+from hub.i18n import Translator
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/audit", name="audit")
+async def audit(request: web.Request) -> web.Response:
+    hub, actor = request.config_dict[HUB], request[ACTOR]
+    t: Translator = request[TRANSLATOR]
+    filters = parse_filters(request.query)
+    page = await list_events(
+        hub,
+        actor,
+        filters,
+        after=request.query.get("after") or None,
+        before=request.query.get("before") or None,
+    )
+    choices = await filter_choices(hub, actor)
+    return await render(
+        request,
+        "audit.html",
+        {
+            "page": page,
+            "rows": [_row(t, entry) for entry in page.items],
+            "filters": filters,
+            "choices": choices,
+            "action_label": lambda action: _label(t, f"audit.label.{action}", action),
+            "target_label": lambda kind: _label(t, f"audit.target.{kind}", kind),
+            "newer_url": _url(filters, before=page.newer) if page.newer else "",
+            "older_url": _url(filters, after=page.older) if page.older else "",
+            "first_url": _url(filters) if page.newer else "",
+        },
+    )
+
+
+def _url(filters: AuditFilters, **cursor: str | None) -> str:
+    values = {
+        "actor": filters.actor,
+        "action": filters.action,
+        "target_type": filters.target_type,
+        "since": filters.since.isoformat() if filters.since else "",
+        "until": filters.until.isoformat() if filters.until else "",
+        **cursor,
+    }
+    query = urlencode({k: v for k, v in values.items() if v})
+    return "/admin/audit" + (f"?{query}" if query else "")
+
+
+def _label(t: Translator, key: str, fallback: str) -> str:
+    text = t(key)
+    return fallback if text == key else text
+
+
+def _row(t: Translator, entry: AuditEntry) -> dict[str, Any]:
+    """The event as a sentence in the reader's language; an action without one shows its code."""
+    params: dict[str, Any] = {
+        "target": entry.target_label or f"{entry.target_type} {entry.target_id}".strip(),
+        **{k: v for k, v in entry.details.items() if isinstance(v, str | int | float)},
+    }
+    if entry.action == "staff.updated":
+        params["changes"] = _staff_changes(t, entry.details)
+    key = f"audit.action.{entry.action}"
+    try:
+        sentence = t(key, **params)
+    except (KeyError, IndexError, ValueError):
+        sentence = key
+    readable = sentence != key
+    return {
+        "entry": entry,
+        "who": entry.actor_name
+        or (t("audit.system") if entry.actor == "system" else t("audit.unknown_person")),
+        "sentence": sentence if readable else entry.action,
+        "readable": readable,
+        "target": _label(t, f"audit.target.{entry.target_type}", entry.target_type),
+    }
+
+
+def _staff_changes(t: Translator, details: dict[str, Any]) -> str:
+    before, after = details.get("before") or {}, details.get("after") or {}
+    parts = []
+    if before.get("role") != after.get("role"):
+        parts.append(
+            t(
+                "audit.change.role",
+                old=t(f"role.{before.get('role')}"),
+                new=t(f"role.{after.get('role')}"),
+            )
+        )
+    if before.get("rights_manager") != after.get("rights_manager"):
+        parts.append(
+            t(
+                "audit.change.rights_manager_on"
+                if after.get("rights_manager")
+                else "audit.change.rights_manager_off"
+            )
+        )
+    return ", ".join(parts)
 
 
 def setup(app: web.Application) -> None:
     """Register this area's routes (named after the navigation item for its main page)."""
+    app.router.add_routes(routes)

@@ -120,6 +120,41 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _serve(settings, banner="\n".join(lines) + "\n")
 
 
+def cmd_import(args: argparse.Namespace) -> None:
+    from hub.errors import ImportRejected
+    from hub.imports import ImportReport, command_line_actor, firm_for_command_line, import_file
+    from hub.services import build_services
+    from storage.db import create_engine, session_factory
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as error:
+        sys.stderr.write(f"relais: cannot read {args.file}: {error.strerror}\n")
+        raise SystemExit(2) from None
+    settings = _settings()
+
+    async def run() -> tuple[str, ImportReport]:
+        engine = create_engine(settings.database_url)
+        try:
+            hub = build_services(settings, session_factory(engine))
+            firm = await firm_for_command_line(hub, args.tenant)
+            return firm.name, await import_file(hub, command_line_actor(firm), args.kind, data)
+        finally:
+            await engine.dispose()
+
+    try:
+        firm_name, report = asyncio.run(run())
+    except ImportRejected as error:
+        lines = [f"relais: {args.file} was not imported, nothing changed: {error}"]
+        lines += [f"  line {line}: {reason}" for line, reason in error.problems]
+        sys.stderr.write("\n".join(lines) + "\n")
+        raise SystemExit(2) from None
+    print(
+        f"{args.kind.capitalize()} imported into {firm_name}: {report.created} created, "
+        f"{report.updated} updated, {report.unchanged} unchanged."
+    )
+
+
 def cmd_manifest_build(args: argparse.Namespace) -> None:
     from bot.commands import default_commands, menu
     from manifest.build import build_manifest
@@ -188,6 +223,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     catalog.add_parser("sync", help="Load the shipped catalog into the database.").set_defaults(
         handler=cmd_catalog_sync
+    )
+
+    imports = add(
+        "import",
+        cmd_import,
+        "Import staff, dossiers or contacts from a CSV file (the panel's templates): the whole file "
+        "is checked first and nothing changes unless every line is valid.",
+    )
+    imports.add_argument(
+        "kind", choices=("staff", "dossiers", "contacts"), help="what the file holds"
+    )
+    imports.add_argument("file", help="the CSV file (UTF-8, ';' or ',' between cells, header row)")
+    imports.add_argument(
+        "--tenant",
+        metavar="TENANT_ID",
+        help="the firm's Entra tenant id (needed when several firms share the database)",
     )
 
     manifest = commands.add_parser("manifest", help="The Teams app package.").add_subparsers(
