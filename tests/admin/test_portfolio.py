@@ -306,3 +306,22 @@ async def test_another_firms_dossier_and_contact_are_not_found_on_every_route(
             )
             == 0
         )
+
+
+async def test_the_audit_page_tells_what_the_dialog_changed_in_plain_words(
+    client: Client, signed_in: Any, scene: Scene
+) -> None:
+    await signed_in(CLAIRE)
+    page = await _text(client, "/admin/dossiers/ZZT001/applications")
+    start = scene.apps["start"]
+    await client.post(
+        "/admin/dossiers/ZZT001/applications",
+        data={
+            "csrf_token": csrf_of(page),
+            "app": [str(start)],
+            f"contacts-{start}": str(scene.guest),
+        },
+    )
+    text = visible(await _text(client, "/admin/audit"))
+    assert "A activé Start pour le dossier ZZT001" in text
+    assert "A donné Start à" in text and "sur le dossier ZZT001" in text
