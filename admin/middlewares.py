@@ -46,7 +46,14 @@ class CsrfRejected(Exception):
 
 
 def _kind(status: int) -> str:
-    kinds = {403: "forbidden", 404: "not_found", 405: "not_allowed", 413: "too_large", 503: "unavailable"}
+    kinds = {
+        403: "forbidden",
+        404: "not_found",
+        405: "not_allowed",
+        409: "conflict",
+        413: "too_large",
+        503: "unavailable",
+    }
     return kinds.get(status, "server" if status >= 500 else "bad_request")
 
 
