@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from connectors.mail import Mail, MailError
 from hub.audit import record
 from hub.errors import Conflict, InvalidInput, NotFound
-from hub.i18n import language_of
+from hub.i18n import Translator, language_of
 from hub.identity import Actor
 from hub.paging import PER_PAGE, Page, like_pattern
 from hub.rights import require_admin, require_staff
@@ -1048,36 +1048,6 @@ async def _live_accesses(session: AsyncSession, actor: Actor, app_id: int) -> li
     ]
 
 
-# The revocation mail, in the master's language. Kept beside the use-case that sends it, since
-# hub/ has no locale files of its own and must not read a face's.
-_MAIL: dict[str, dict[str, str]] = {
-    "fr": {
-        "subject": "Relais : l'application {app} a été supprimée du cabinet",
-        "intro": (
-            "Bonjour {name},\n\n{actor} a supprimé l'application {app} de {firm}. "
-            "Les accès de vos interlocuteurs à cette application ont été révoqués :"
-        ),
-        "line": "- {code} – {dossier} : {contact} <{email}>",
-        "outro": (
-            "Si certains de ces clients doivent garder un service équivalent, proposez-leur une "
-            "autre offre depuis votre portefeuille.\n\n— Relais"
-        ),
-    },
-    "en": {
-        "subject": "Relais: the {app} application was removed from the firm",
-        "intro": (
-            "Hello {name},\n\n{actor} removed the {app} application from {firm}. "
-            "Your contacts' access to it has been revoked:"
-        ),
-        "line": "- {code} – {dossier}: {contact} <{email}>",
-        "outro": (
-            "If some of these clients should keep an equivalent service, propose them another "
-            "offer from your portfolio.\n\n— Relais"
-        ),
-    },
-}
-
-
 def _letters(
     actor: Actor,
     entry: CatalogEntry,
@@ -1092,10 +1062,11 @@ def _letters(
     letters: list[tuple[str, Mail]] = []
     for master_id, lines in by_master.items():
         master = masters[master_id]
-        words = _MAIL[language_of(master.locale)]
+        t = Translator("hub", master.locale)
         body = "\n".join(
             [
-                words["intro"].format(
+                t(
+                    "mail.application_deleted.intro",
                     name=master.display_name,
                     actor=actor.display_name,
                     app=entry.label,
@@ -1103,7 +1074,8 @@ def _letters(
                 ),
                 "",
                 *(
-                    words["line"].format(
+                    t(
+                        "mail.application_deleted.line",
                         code=r.dossier_code,
                         dossier=r.dossier_name,
                         contact=r.contact,
@@ -1112,9 +1084,13 @@ def _letters(
                     for r in lines
                 ),
                 "",
-                words["outro"],
+                t("mail.application_deleted.outro"),
             ]
         )
-        mail = Mail(to=(master.email,), subject=words["subject"].format(app=entry.label), text=body)
+        mail = Mail(
+            to=(master.email,),
+            subject=t("mail.application_deleted.subject", app=entry.label),
+            text=body,
+        )
         letters.append((master.email, mail))
     return letters
