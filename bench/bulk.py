@@ -52,7 +52,12 @@ async def timed(coro: Any) -> tuple[float, Any]:
 async def baseline_dossiers(hub: Hub, firm_id: int, count: int) -> float:
     """The floor: the same rows in one Core INSERT, rolled back so the real import starts clean."""
     rows = [
-        {"firm_id": firm_id, "code": f"BLK{i:05d}", "name": f"Société Bench {i} SARL", "status": "active"}
+        {
+            "firm_id": firm_id,
+            "code": f"BLK{i:05d}",
+            "name": f"Société Bench {i} SARL",
+            "status": "active",
+        }
         for i in range(count)
     ]
     async with hub.sessions() as session:
@@ -69,9 +74,12 @@ async def baseline_connections(hub: Hub, firm_id: int, firm_application_id: int)
     async with hub.sessions() as session:
         transaction = await session.begin()
         ids = list(await session.scalars(select(Dossier.id).where(Dossier.firm_id == firm_id)))
-        await session.execute(delete(Connection).where(Connection.firm_application_id == firm_application_id))
+        await session.execute(
+            delete(Connection).where(Connection.firm_application_id == firm_application_id)
+        )
         rows = [
-            {"firm_id": firm_id, "firm_application_id": firm_application_id, "dossier_id": i} for i in ids
+            {"firm_id": firm_id, "firm_application_id": firm_application_id, "dossier_id": i}
+            for i in ids
         ]
         began = time.perf_counter()
         await session.execute(insert(Connection), rows)
@@ -82,8 +90,14 @@ async def baseline_connections(hub: Hub, firm_id: int, firm_application_id: int)
 
 def figure(metric: str, value: float, baseline: float, **extra: Any) -> str:
     return json.dumps(
-        {"metric": metric, "value": round(value * 1000, 1), "unit": "ms",
-         "baseline": round(baseline * 1000, 1), "ratio": round(value / baseline, 2), **extra}
+        {
+            "metric": metric,
+            "value": round(value * 1000, 1),
+            "unit": "ms",
+            "baseline": round(baseline * 1000, 1),
+            "ratio": round(value / baseline, 2),
+            **extra,
+        }
     )
 
 
@@ -97,7 +111,9 @@ async def run(url: str, count: int) -> list[str]:
     async with sessions() as session:
         firm = await session.get(Firm, info.firm_id)
         admin = await session.scalar(
-            select(StaffUser).where(StaffUser.firm_id == info.firm_id, StaffUser.role == "administrator")
+            select(StaffUser).where(
+                StaffUser.firm_id == info.firm_id, StaffUser.role == "administrator"
+            )
         )
     assert firm is not None and admin is not None
     actor: Actor = staff_actor(firm, admin)
@@ -123,7 +139,11 @@ async def apply_to_all(hub: Hub, actor: Actor, firm_id: int, count: int, backend
     from hub import applications as apps
 
     definition = apps.Definition(
-        app="ocr-achats", api_key_id="K-BENCH", secret="s", api_url="https://ocr.example", sic_code="SIC-75001"
+        app="ocr-achats",
+        api_key_id="K-BENCH",
+        secret="s",
+        api_url="https://ocr.example",
+        sic_code="SIC-75001",
     )
     draft = await apps.save_draft(hub, actor, definition)
     choose, chosen = await timed(apps.select_all(hub, actor, draft))
@@ -138,11 +158,16 @@ async def apply_to_all(hub: Hub, actor: Actor, firm_id: int, count: int, backend
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dossiers", type=int, default=10_000)
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     args = parser.parse_args()
-    url = args.database_url or f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='relais-bulk-')) / 'bulk.db'}"
+    url = (
+        args.database_url
+        or f"sqlite+aiosqlite:///{Path(tempfile.mkdtemp(prefix='relais-bulk-')) / 'bulk.db'}"
+    )
     if url.startswith("postgresql://"):
         url = "postgresql+asyncpg://" + url.removeprefix("postgresql://")
     for line in asyncio.run(run(url, args.dossiers)):
