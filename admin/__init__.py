@@ -13,15 +13,16 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from admin import applications, audit, auth, pages, portfolio, team
+from admin import applications, audit, auth, connections, documents, pages, portfolio, team
 from admin.entra import EntraSignIn
 from admin.keys import ENTRA, TEMPLATES
 from admin.middlewares import csrf, errors, signed_in
 from admin.render import environment
+from admin.rest import create_rest_app
 from admin.security import cookie_storage
 from hub.settings import Settings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "create_rest_app"]
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -31,7 +32,7 @@ def create_app(settings: Settings) -> web.Application:
     app[TEMPLATES] = environment()
     app[ENTRA] = EntraSignIn(settings)
     auth.setup(app, settings)
-    for area in (applications, portfolio, team, audit):
+    for area in (applications, connections, portfolio, documents, team, audit):
         area.setup(app)
     pages.setup(app)  # after the areas: it fills in the sections they do not serve yet
     static = Path(str(resources.files("admin").joinpath("static")))

@@ -65,4 +65,5 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     bot.setup(app)
     app.add_subapp("/admin", admin.create_app(settings))
+    app.add_subapp("/api/v1", admin.create_rest_app(settings))
     return app
