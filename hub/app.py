@@ -7,17 +7,23 @@ engine (and, later, HTTP clients and the delivery worker) are opened and closed 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import admin
 import bot
-from hub.context import ENGINE, HUB, SESSIONS, SETTINGS
+from connectors.worker import DeliveryWorker, WorkerConfig
+from hub.context import ENGINE, HUB, SESSIONS, SETTINGS, WORKER
+from hub.documents import blob_store
 from hub.errors import DatabaseNotReady
-from hub.services import build_services
+from hub.invitations import refresh_pending
+from hub.services import Hub, build_services
 from hub.settings import Settings
 from storage.db import create_engine, session_factory
 from storage.migrate import current_revision, head_revision
@@ -25,22 +31,80 @@ from storage.migrate import current_revision, head_revision
 log = logging.getLogger("relais.app")
 
 
+async def open_engine(settings: Settings) -> AsyncEngine:
+    """The engine, once the database is known to be at the code's migration head."""
+    engine = create_engine(settings.database_url)
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        await engine.dispose()
+        raise DatabaseNotReady(
+            f"The database is at revision {current or 'none'} but this code needs {head}. "
+            "Run `relais db upgrade` first."
+        )
+    return engine
+
+
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = create_engine(settings.database_url)
+    engine = await open_engine(settings)
     try:
-        current, head = await current_revision(engine), head_revision()
-        if current != head:
-            raise DatabaseNotReady(
-                f"The database is at revision {current or 'none'} but this code needs {head}. "
-                "Run `relais db upgrade` first."
-            )
         app[ENGINE] = engine
         app[SESSIONS] = session_factory(engine)
         app[HUB] = build_services(settings, app[SESSIONS])
         yield
     finally:
+        if HUB in app:
+            await app[HUB].graph.aclose()
         await engine.dispose()
+
+
+# How often the background refresher asks Graph about pending invitations.
+INVITATION_REFRESH_SECONDS = 300.0
+
+
+async def _refresh_invitations_forever(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(INVITATION_REFRESH_SECONDS)
+        try:
+            changed = await refresh_pending(app[HUB])
+        except Exception:
+            log.exception("background invitation refresh failed; trying again next round")
+        else:
+            if changed:
+                log.info("background invitation refresh: %d invitation(s) changed", changed)
+
+
+async def _invitation_refresher(app: web.Application) -> AsyncIterator[None]:
+    """Pending guest invitations are re-checked every few minutes (bounded rounds), from start
+    to shutdown; nothing runs when the server has no Entra app registration."""
+    task = None
+    if app[HUB].graph.configured:
+        task = asyncio.create_task(_refresh_invitations_forever(app), name="invitation-refresher")
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker:
+    """The delivery worker, given what it needs from hub/ as plain values (connectors/ imports
+    nothing of hub/): the blob store, the way to open a sealed secret, the SMTP settings."""
+    return DeliveryWorker(
+        hub.sessions,
+        blob_store(hub.settings),
+        open_secret=hub.vault.open,
+        smtp=hub.mailer.config,
+        config=config,
+    )
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    worker = build_worker(app[HUB])
+    worker.start()
+    app[WORKER] = worker
+    yield
+    await worker.stop()
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -57,10 +121,15 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/admin/")
 
 
-def build_app(settings: Settings) -> web.Application:
+def build_app(settings: Settings, *, worker: bool = False) -> web.Application:
+    """The whole service. ``worker`` also runs the delivery worker in this process (what
+    ``relais serve`` does by default); tests that do not send documents leave it off."""
     app = web.Application(client_max_size=25 * 1024 * 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_invitation_refresher)
+    if worker:
+        app.cleanup_ctx.append(_worker)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     bot.setup(app)

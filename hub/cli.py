@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,12 +47,12 @@ def _upgrade(settings: Settings) -> str:
     return head_revision()
 
 
-def _serve(settings: Settings, *, banner: str = "") -> None:
+def _serve(settings: Settings, *, banner: str = "", worker: bool = True) -> None:
     from hub.app import build_app
 
     settings.check_for_serving()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings)
+    app = build_app(settings, worker=worker)
     address = f"http://{settings.host}:{settings.port}"
     print(banner or f"Relais is serving on {address} (panel: {address}/admin/)", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
@@ -62,7 +63,35 @@ def _serve(settings: Settings, *, banner: str = "") -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     settings = _settings(**_host_port(args))
-    _serve(settings)
+    _serve(settings, worker=not args.no_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """The delivery worker alone: run several, on several machines, beside `serve --no-worker`."""
+    from hub.app import build_worker, open_engine
+    from hub.services import build_services
+    from storage.db import session_factory
+
+    settings = _settings()
+
+    async def run() -> None:
+        engine = await open_engine(settings)
+        worker = build_worker(build_services(settings, session_factory(engine)))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print(f"Relais delivery worker running on {_safe_url(settings.database_url)}", flush=True)
+        try:
+            await worker.run(stop)
+        finally:
+            await worker.aclose()
+            await engine.dispose()
+        print(
+            "Relais delivery worker stopped: deliveries in hand were finished or left to a lease."
+        )
+
+    asyncio.run(run())
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> None:
@@ -196,7 +225,8 @@ def _parser() -> argparse.ArgumentParser:
         (
             "serve",
             cmd_serve,
-            "Run the bot endpoint, the admin panel and the health check in one process.",
+            "Run the bot endpoint, the admin panel, the health check and the delivery worker in "
+            "one process.",
         ),
         (
             "demo",
@@ -209,6 +239,17 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--port", type=int, help="port to listen on (default: RELAIS_PORT or 3978)"
         )
+        if name == "serve":
+            sub.add_argument(
+                "--no-worker",
+                action="store_true",
+                help="do not run the delivery worker here (run `relais worker` processes instead)",
+            )
+    add(
+        "worker",
+        cmd_worker,
+        "Run the delivery worker alone; start several (on PostgreSQL) to share the work.",
+    )
 
     db = commands.add_parser("db", help="Database maintenance.").add_subparsers(
         dest="db_command", required=True, metavar="ACTION"

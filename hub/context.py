@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connectors.worker import DeliveryWorker
 from hub.services import Hub
 from hub.settings import Settings
 from storage.db import Sessions
@@ -13,3 +14,5 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", Sessions)
 HUB = web.AppKey("hub", Hub)
+# Present when this process runs the delivery worker (``relais serve`` without --no-worker).
+WORKER = web.AppKey("worker", DeliveryWorker)

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from hub.settings import Settings
 from storage.migrate import upgrade
 
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.partner_fixtures"]
 
 PG_URL = os.environ.get("RELAIS_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"

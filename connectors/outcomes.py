@@ -1,0 +1,69 @@
+"""What one send attempt to an application came to, as every connector reports it.
+
+``Sent``: the application took the document (with its reference, when it gives one).
+``Refused``: it said no for a reason that retrying will not change; the delivery fails with
+``reason``, shown on the dashboard. ``Fault``: a passing problem (timeout, 429, 5xx, network);
+the worker retries later, no sooner than ``retry_after`` seconds when the application said so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Refusal reasons: the document or the dossier is wrong for this application.
+TOO_LARGE = "too_large"
+FORMAT_REFUSED = "format_refused"
+DOSSIER_UNKNOWN = "dossier_unknown"
+DOSSIER_INACTIVE = "dossier_inactive"
+CREDENTIALS_REFUSED = "credentials_refused"
+# The application refused with an answer the contract does not name (kept with its detail).
+REJECTED = "rejected"
+# Relais cannot even try: no API URL, no collection email, a secret that cannot be decrypted,
+# no connector for this kind of application.
+NOT_CONFIGURED = "not_configured"
+# The connection was switched off after the version arrived; nothing is sent any more.
+DISCONNECTED = "disconnected"
+# Passing faults went on for every allowed attempt.
+GAVE_UP = "gave_up"
+
+REFUSAL_REASONS = (
+    TOO_LARGE,
+    FORMAT_REFUSED,
+    DOSSIER_UNKNOWN,
+    DOSSIER_INACTIVE,
+    CREDENTIALS_REFUSED,
+    REJECTED,
+    NOT_CONFIGURED,
+    DISCONNECTED,
+)
+FAILURE_REASONS = (*REFUSAL_REASONS, GAVE_UP)
+
+
+@dataclass(frozen=True)
+class Sent:
+    reference: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Fault:
+    detail: str
+    retry_after: float | None = None
+
+
+Outcome = Sent | Refused | Fault
+
+
+def outcome_name(outcome: Outcome) -> str:
+    """The word kept in ``DeliveryAttempt.outcome``."""
+    if isinstance(outcome, Sent):
+        return "sent"
+    if isinstance(outcome, Refused):
+        return "refused"
+    return "fault"

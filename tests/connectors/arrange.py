@@ -1,0 +1,181 @@
+"""Arranging what the delivery tests need: applications, connections, an actor, a clock."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from hub.demo import DemoInfo
+from hub.identity import Actor, resolve
+from hub.services import Hub
+from storage.db import Sessions
+from storage.models import (
+    CatalogApp,
+    Connection,
+    ConnectionFolder,
+    Delivery,
+    DeliveryAttempt,
+    Dossier,
+    FirmApplication,
+    Folder,
+)
+from tests.fakes.partner import SANDBOX_KEY_ID, SANDBOX_SECRET
+
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def pdf(tag: str) -> bytes:
+    """A small PDF whose bytes differ by ``tag`` (every version its own content)."""
+    return PDF + f"% {tag}\n".encode()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class FakeClock:
+    """The worker's clock, moved by the test instead of waited for."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC) + timedelta(seconds=1))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+async def actor(hub: Hub, demo: DemoInfo, role: str = "administrator") -> Actor:
+    person = demo.person(role)
+    return await resolve(hub.sessions, demo.tenant_id, person.object_id)
+
+
+async def dossier_codes(sessions: Sessions, firm_id: int) -> list[str]:
+    async with sessions() as session:
+        return list(
+            await session.scalars(
+                select(Dossier.code)
+                .where(Dossier.firm_id == firm_id, Dossier.status == "active")
+                .order_by(Dossier.code)
+            )
+        )
+
+
+async def add_app(
+    hub: Hub,
+    firm_id: int,
+    slug: str,
+    *,
+    api_url: str = "",
+    api_key_id: str = SANDBOX_KEY_ID,
+    secret: str | None = SANDBOX_SECRET,
+    limits: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+) -> int:
+    """The firm adds catalog application ``slug``; ``limits`` overrides the catalog's
+    ``max_size``/``accepted_formats`` (so the sandbox, not Relais, gets to refuse)."""
+    async with hub.sessions() as session, session.begin():
+        app = await session.scalar(select(CatalogApp).where(CatalogApp.slug == slug))
+        assert app is not None
+        if limits is not None:
+            for key, value in limits.items():
+                setattr(app, key, value)
+        firm_app = FirmApplication(
+            firm_id=firm_id,
+            catalog_app_id=app.id,
+            api_url=api_url,
+            api_key_id=api_key_id if app.connection == "api" else "",
+            secret_encrypted=hub.vault.seal(secret) if secret and app.connection == "api" else None,
+            specific_fields=fields or {},
+        )
+        session.add(firm_app)
+        await session.flush()
+        return firm_app.id
+
+
+async def connect(
+    sessions: Sessions,
+    firm_id: int,
+    firm_app_id: int,
+    dossier_code: str,
+    folders: list[str],
+    *,
+    code_at_app: str = "",
+    collection_email: str = "",
+    connected_at: datetime | None = None,
+    active: bool = True,
+) -> int:
+    async with sessions() as session, session.begin():
+        dossier = await session.scalar(
+            select(Dossier).where(Dossier.firm_id == firm_id, Dossier.code == dossier_code)
+        )
+        assert dossier is not None
+        connection = await session.scalar(
+            select(Connection).where(
+                Connection.firm_application_id == firm_app_id, Connection.dossier_id == dossier.id
+            )
+        )
+        if connection is None:
+            connection = Connection(
+                firm_id=firm_id,
+                firm_application_id=firm_app_id,
+                dossier_id=dossier.id,
+                dossier_code_at_app=code_at_app,
+                collection_email=collection_email,
+                active=active,
+            )
+            session.add(connection)
+            await session.flush()
+        for path in folders:
+            folder = await session.scalar(
+                select(Folder).where(Folder.firm_id == firm_id, Folder.path == path)
+            )
+            assert folder is not None, path
+            session.add(
+                ConnectionFolder(
+                    firm_id=firm_id,
+                    connection_id=connection.id,
+                    folder_id=folder.id,
+                    connected_at=connected_at or datetime.now(UTC),
+                )
+            )
+        return connection.id
+
+
+async def set_connection_active(sessions: Sessions, connection_id: int, active: bool) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Connection).where(Connection.id == connection_id).values(active=active)
+        )
+
+
+async def deliveries(sessions: Sessions, version_id: int | None = None) -> list[Delivery]:
+    async with sessions() as session:
+        query = select(Delivery).order_by(Delivery.id)
+        if version_id is not None:
+            query = query.where(Delivery.document_version_id == version_id)
+        return list(await session.scalars(query))
+
+
+async def delivery(sessions: Sessions, delivery_id: int) -> Delivery:
+    async with sessions() as session:
+        found = await session.get(Delivery, delivery_id)
+        assert found is not None
+        return found
+
+
+async def attempts(sessions: Sessions, delivery_id: int) -> list[DeliveryAttempt]:
+    async with sessions() as session:
+        return list(
+            await session.scalars(
+                select(DeliveryAttempt)
+                .where(DeliveryAttempt.delivery_id == delivery_id)
+                .order_by(DeliveryAttempt.id)
+            )
+        )
