@@ -68,13 +68,18 @@ class PartnerApiConnector:
         fields = {"dossier_code": parcel.dossier_code, "file_name": parcel.file_name}
         if target.document_type:
             fields["document_type"] = target.document_type
+        request = self.client.build_request(
+            "POST",
+            f"{target.api_url.rstrip('/')}/documents",
+            headers=headers,
+            data=fields,
+            files={"file": (parcel.file_name, parcel.data, parcel.content_type)},
+        )
+        # The document is already in memory: encoding the multipart body into one buffer sends it
+        # in a few writes instead of one per part (about 18 socket writes for a small PDF).
+        await request.aread()
         try:
-            response = await self.client.post(
-                f"{target.api_url.rstrip('/')}/documents",
-                headers=headers,
-                data=fields,
-                files={"file": (parcel.file_name, parcel.data, parcel.content_type)},
-            )
+            response = await self.client.send(request)
         except httpx.TimeoutException as error:
             return Fault(f"timeout: {type(error).__name__}")
         except httpx.TransportError as error:
