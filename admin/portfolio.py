@@ -20,7 +20,7 @@ from multidict import MultiDictProxy
 from admin.keys import ACTOR, TRANSLATOR
 from admin.render import render
 from admin.security import safe_next
-from hub import directory, portfolio
+from hub import directory, invitations, portfolio
 from hub.context import HUB
 from hub.errors import InvalidInput
 from hub.paging import page_number, search_term
@@ -193,14 +193,33 @@ async def contacts_page(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- a contact
 
 
+async def render_contact(
+    request: web.Request,
+    contact_id: int,
+    *,
+    problem: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """A contact's General tab, with their invitation; ``problem`` is what stopped an action."""
+    hub, actor = request.config_dict[HUB], request[ACTOR]
+    contact = await directory.contact_card(hub, actor, contact_id)
+    return await render(
+        request,
+        "contacts_detail.html",
+        {
+            "contact": contact,
+            "tab": "general",
+            "notice": await _notice(request),
+            "invitation": await invitations.contact_invitation(hub, actor, contact_id),
+            "problem": problem,
+        },
+        status=status,
+    )
+
+
 @routes.get(r"/contacts/{contact_id:\d+}", name="contact")
 async def contact_page(request: web.Request) -> web.Response:
-    contact = await directory.contact_card(
-        request.config_dict[HUB], request[ACTOR], _contact_id(request)
-    )
-    return await render(
-        request, "contacts_detail.html", {"contact": contact, "tab": "general", "notice": ""}
-    )
+    return await render_contact(request, _contact_id(request))
 
 
 @routes.get(r"/contacts/{contact_id:\d+}/dossiers", name="contact_dossiers")
@@ -229,6 +248,8 @@ async def contact_dossiers_page(request: web.Request) -> web.Response:
             "search_problem": problem,
             "notice": await _notice(request),
             "dialog_url": _dialog_url,
+            "invitation": await invitations.contact_invitation(hub, actor, contact_id),
+            "problem": None,
         },
     )
 

@@ -184,7 +184,7 @@ class GraphClient:
                 except ValueError as error:  # msal: unknown or invalid tenant
                     raise ConsentRequired(400, "invalid_tenant", str(error)) from error
                 except Exception as error:  # requests' connection errors and the like
-                    raise GraphError(0, "unreachable", f"Entra unreachable: {error}") from error
+                    raise _unreachable("Microsoft Entra", error) from error
                 self._apps[tenant] = app
             return app
 
@@ -199,15 +199,19 @@ class GraphClient:
 
     async def token(self, tenant: str, *, fresh: bool = False) -> str:
         """An app-only Graph token for ``tenant`` (from msal's cache while it is valid)."""
-        app = await self._app(tenant)
         if fresh:
-            self.forget_tokens(tenant)
+            # A new msal application: no cached token, and none of msal's memory of earlier
+            # refusals (it answers a repeated failed request from its throttling cache for a
+            # while, which would hide a consent granted a moment ago).
+            async with self._lock:
+                self._apps.pop(tenant, None)
+        app = await self._app(tenant)
         try:
             result: dict[str, Any] = await asyncio.to_thread(
                 app.acquire_token_for_client, scopes=[self.config.scope]
             )
         except Exception as error:
-            raise GraphError(0, "unreachable", f"Entra unreachable: {error}") from error
+            raise _unreachable("Microsoft Entra", error) from error
         token = result.get("access_token")
         if token:
             return str(token)
@@ -269,7 +273,7 @@ class GraphClient:
                     headers={"Authorization": f"Bearer {token}", **(headers or {})},
                 )
             except httpx.TransportError as error:
-                failure = GraphError(0, "unreachable", f"Microsoft Graph unreachable: {error}")
+                failure = _unreachable("Microsoft Graph", error)
                 retry_after = None
             else:
                 if response.status_code < 400:
@@ -359,6 +363,12 @@ class GraphClient:
 
 
 # --------------------------------------------------------------------------- answers
+
+
+def _unreachable(peer: str, error: BaseException) -> GraphError:
+    """No answer at all: the details go to the log, a person reads a short sentence."""
+    log.warning("%s unreachable: %s", peer, error)
+    return GraphError(0, "unreachable", f"{peer} could not be reached")
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

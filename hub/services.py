@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.graph import GraphClient, GraphConfig
 from connectors.mail import Mailer, SmtpConfig
 from hub.settings import Settings
 from hub.vault import Vault
@@ -20,6 +21,8 @@ class Hub:
     sessions: Sessions
     vault: Vault
     mailer: Mailer
+    # Microsoft Graph for every firm's tenant; opens no connection until first used.
+    graph: GraphClient
 
 
 def build_services(settings: Settings, sessions: Sessions) -> Hub:
@@ -35,6 +38,14 @@ def build_services(settings: Settings, sessions: Sessions) -> Hub:
                 username=settings.smtp_username,
                 password=settings.smtp_password.get_secret_value(),
                 starttls=settings.smtp_starttls,
+            )
+        ),
+        graph=GraphClient(
+            GraphConfig(
+                client_id=settings.entra_client_id,
+                client_secret=settings.entra_client_secret.get_secret_value(),
+                authority_host=settings.entra_authority_host,
+                graph_url=settings.graph_url,
             )
         ),
     )

@@ -20,13 +20,21 @@ Identity platform routes (``{tenant}``: a tenant id, ``common``, ``organizations
   redirects to ``redirect_uri`` with ``code`` and ``state`` (query, or an auto-posting form for
   ``response_mode=form_post``)
 * ``GET /{tenant}/oauth2/v2.0/logout``: forgets the user, redirects to ``post_logout_redirect_uri``
+* ``GET /{tenant}/adminconsent`` (and ``/{tenant}/v2.0/adminconsent``): the tenant's administrator
+  grants (:meth:`consent`, roles from :meth:`answer_admin_consent`) or refuses, and the browser is
+  redirected to ``redirect_uri`` with ``admin_consent=True&tenant=…&state=…`` or
+  ``error=…&error_description=…&state=…``; requests recorded in ``admin_consent_requests``
 
 Graph routes (bearer token from this fake, ``aud`` ``https://graph.microsoft.com``; recorded in
 :attr:`FakeEntra.graph_calls`):
 
 * ``POST /v1.0/invitations`` (needs the ``User.Invite.All`` role): creates a guest user,
   ``status`` ``PendingAcceptance`` until :meth:`accept_invitation`
-* ``GET /v1.0/users/{id or userPrincipalName or mail}``
+* ``GET /v1.0/users/{id or userPrincipalName or mail}`` (needs ``User.Read.All``)
+* ``GET /v1.0/users?$filter=mail eq '…' or otherMails/any(m:m eq '…')`` (needs ``User.Read.All``)
+
+:meth:`graph_fail_next` queues an error answer (optionally with ``Retry-After``, optionally only
+for one path) for the next matching Graph call.
 """
 
 from __future__ import annotations
@@ -78,6 +86,15 @@ class TokenIssued:
     scope: str
     access_token: str
     claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Failure:
+    status: int
+    code: str
+    message: str
+    retry_after: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +151,14 @@ class FakeEntra(Fake):
         self._user: EntraUser | None = None
         self._codes: dict[str, dict[str, Any]] = {}
         self._users: dict[str, dict[str, dict[str, Any]]] = {}  # tid -> oid -> user
-        self._graph_failures: list[tuple[int, str, str]] = []
+        self._graph_failures: list[_Failure] = []
+        self._admin_consent: tuple[str, tuple[str, ...], str, str] = (
+            "grant",
+            DEFAULT_GRAPH_ROLES,
+            "",
+            "",
+        )
+        self.admin_consent_requests: Recorder[dict[str, str]] = Recorder()
         self._serial = itertools.count(1)
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -142,6 +166,7 @@ class FakeEntra(Fake):
         app = web.Application()
         r = app.router
         r.add_get("/common/discovery/instance", self._instance_discovery)
+        r.add_get("/v1.0/users", self._graph_list_users)
         r.add_get("/v1.0/users/{user}", self._graph_get_user)
         r.add_post("/v1.0/invitations", self._graph_invite)
         r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid_v2)
@@ -152,6 +177,8 @@ class FakeEntra(Fake):
         r.add_post("/{tenant}/oauth2/token", self._token)
         r.add_get("/{tenant}/oauth2/v2.0/authorize", self._authorize)
         r.add_get("/{tenant}/oauth2/v2.0/logout", self._logout)
+        r.add_get("/{tenant}/adminconsent", self._admin_consent_endpoint)
+        r.add_get("/{tenant}/v2.0/adminconsent", self._admin_consent_endpoint)
         self.server = ServerThread(app, ssl_context=context, name="fake-entra")
 
     @property
@@ -215,10 +242,31 @@ class FakeEntra(Fake):
                     return
         raise KeyError(f"no invited user {email} in tenant {tid}")
 
-    def graph_fail_next(self, status: int, code: str, message: str = "fake failure") -> None:
-        """The next Graph call answers this error (queued)."""
+    def graph_fail_next(
+        self,
+        status: int,
+        code: str,
+        message: str = "fake failure",
+        *,
+        retry_after: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """The next Graph call (to ``path``, e.g. ``/v1.0/invitations``, when given) answers this
+        error, with a ``Retry-After`` header when given (queued)."""
         with self._lock:
-            self._graph_failures.append((status, code, message))
+            self._graph_failures.append(_Failure(status, code, message, retry_after, path))
+
+    def answer_admin_consent(
+        self,
+        *,
+        roles: tuple[str, ...] = DEFAULT_GRAPH_ROLES,
+        error: str = "",
+        description: str = "",
+    ) -> None:
+        """How the next admin-consent requests end: granted with ``roles``, or refused with
+        ``error`` and ``description`` (what Entra sends back when the administrator declines)."""
+        with self._lock:
+            self._admin_consent = ("refuse" if error else "grant", tuple(roles), error, description)
 
     # -- helpers
 
@@ -551,18 +599,25 @@ class FakeEntra(Fake):
             )
         return claims, None
 
-    def _graph_failure(self) -> web.Response | None:
+    def _graph_failure(self, path: str) -> web.Response | None:
         with self._lock:
-            if not self._graph_failures:
+            failure = next(
+                (f for f in self._graph_failures if f.path in (None, path)),
+                None,
+            )
+            if failure is None:
                 return None
-            status, code, message = self._graph_failures.pop(0)
-        return _graph_error(status, code, message)
+            self._graph_failures.remove(failure)
+        response = _graph_error(failure.status, failure.code, failure.message)
+        if failure.retry_after is not None:
+            response.headers["Retry-After"] = failure.retry_after
+        return response
 
     async def _graph_invite(self, request: web.Request) -> web.Response:
         body = await request.json() if request.can_read_body else {}
         claims, response = self._graph_token(request, "User.Invite.All")
         tid = claims.get("tid") if claims else None
-        response = response or self._graph_failure()
+        response = response or self._graph_failure(request.path)
         if response is None:
             email = str(body.get("invitedUserEmailAddress", ""))
             if "@" not in email:
@@ -616,7 +671,7 @@ class FakeEntra(Fake):
     async def _graph_get_user(self, request: web.Request) -> web.Response:
         claims, response = self._graph_token(request, "User.Read.All")
         tid = claims.get("tid") if claims else None
-        response = response or self._graph_failure()
+        response = response or self._graph_failure(request.path)
         if response is None:
             wanted = request.match_info["user"].lower()
             with self._lock:
@@ -650,3 +705,66 @@ class FakeEntra(Fake):
             )
         )
         return response
+
+    _FILTER = re.compile(
+        r"^mail eq '((?:[^']|'')*)'(?: or otherMails/any\(\w+:\w+ eq '((?:[^']|'')*)'\))?$"
+    )
+
+    async def _graph_list_users(self, request: web.Request) -> web.Response:
+        claims, response = self._graph_token(request, "User.Read.All")
+        tid = claims.get("tid") if claims else None
+        response = response or self._graph_failure(request.path)
+        if response is None:
+            match = self._FILTER.match(request.query.get("$filter", "").strip())
+            if match is None:
+                response = _graph_error(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "The fake Graph only supports $filter=mail eq '…' [or otherMails/any(…)].",
+                )
+            else:
+                wanted = {v.replace("''", "'").lower() for v in match.groups() if v is not None}
+                with self._lock:
+                    found = [
+                        dict(u)
+                        for u in self._users.get(str(tid), {}).values()
+                        if u["mail"].lower() in wanted
+                    ]
+                response = web.json_response(
+                    {"@odata.context": f"{self.graph_url}/$metadata#users", "value": found}
+                )
+        self.graph_calls.append(
+            GraphCall(
+                request.method,
+                request.path_qs,
+                tid,
+                request.headers.get("Authorization"),
+                {},
+                response.status,
+            )
+        )
+        return response
+
+    async def _admin_consent_endpoint(self, request: web.Request) -> web.Response:
+        query = dict(request.query)
+        self.admin_consent_requests.append(query)
+        client_id, redirect_uri = query.get("client_id", ""), query.get("redirect_uri", "")
+        tid = self._tenant_id(request.match_info["tenant"])
+        with self._lock:
+            known = client_id in self._clients
+            outcome, roles, error, description = self._admin_consent
+        if not known or not redirect_uri:
+            return web.Response(
+                status=400,
+                text=f"AADSTS700016: Application with identifier '{client_id}' was not found.",
+            )
+        answer: dict[str, str]
+        if outcome == "grant":
+            self.consent(tid, client_id, roles)
+            answer = {"admin_consent": "True", "tenant": tid}
+        else:
+            answer = {"error": error, "error_description": description}
+        if "state" in query:
+            answer["state"] = query["state"]
+        separator = "&" if "?" in redirect_uri else "?"
+        raise web.HTTPFound(f"{redirect_uri}{separator}{urlencode(answer)}")
