@@ -15,11 +15,12 @@ from botbuilder.core import ConversationState, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot import cards
+from bot.attachments import FileIntake
 from bot.auth import build_authentication
 from bot.commands import card_activity, default_commands
 from bot.handler import RelaisBot
 from bot.state import DatabaseStorage
-from hub.context import SESSIONS, SETTINGS
+from hub.context import HUB, SESSIONS, SETTINGS
 from hub.i18n import Translator
 
 log = logging.getLogger("relais.bot")
@@ -45,7 +46,11 @@ async def _bot(app: web.Application) -> AsyncIterator[None]:
     adapter.on_turn_error = _on_turn_error
     state = ConversationState(DatabaseStorage(app[SESSIONS]))
     app[ADAPTER] = adapter
-    app[BOT] = RelaisBot(app[SESSIONS], state, default_commands(), f"{settings.base_url}/admin/")
+    # Teams' file links are https; the demo's local fakes serve plain http.
+    intake = FileIntake(app[HUB], state, allow_http=settings.demo)
+    app[BOT] = RelaisBot(
+        app[SESSIONS], state, default_commands(), f"{settings.base_url}/admin/", intake
+    )
     yield
     await authentication.close()
 

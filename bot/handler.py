@@ -13,6 +13,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ActivityTypes
 
 from bot import cards
+from bot.attachments import FileIntake, files_of, is_file_action
 from bot.commands import CommandTable, Turn, card_activity
 from hub import conversations
 from hub.errors import NotRecognised, RelaisError
@@ -44,11 +45,14 @@ class RelaisBot(TeamsActivityHandler):
         conversation_state: ConversationState,
         commands: CommandTable,
         panel_url: str,
+        intake: FileIntake | None = None,
     ) -> None:
         self.sessions = sessions
         self.conversation_state = conversation_state
         self.commands = commands
         self.panel_url = panel_url
+        # Files sent in a personal chat, and the answers to the "where should I file it?" card.
+        self.intake = intake
 
     def _t(self, context: TurnContext, actor: Actor | None = None) -> Translator:
         # The activity's locale is what Teams shows the person now; the stored one is a fallback.
@@ -97,6 +101,14 @@ class RelaisBot(TeamsActivityHandler):
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         actor: Actor = turn_context.turn_state[ACTOR]
         t = self._t(turn_context, actor)
+        if self.intake is not None:
+            turn = Turn(turn_context, actor, t, "", self.panel_url)
+            if files := files_of(turn_context.activity):
+                await self.intake.receive(turn, files)
+                return
+            if is_file_action(turn_context.activity.value):
+                await self.intake.choose(turn, turn_context.activity.value)
+                return
         text = (TurnContext.remove_recipient_mention(turn_context.activity) or "").strip()
         if not text:
             return

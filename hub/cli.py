@@ -184,6 +184,65 @@ def cmd_import(args: argparse.Namespace) -> None:
     )
 
 
+def _read_bounded(path: Path, limit: int) -> bytes:
+    """The file's bytes, refused before reading when it is larger than ``limit``."""
+    if path.stat().st_size > limit:
+        raise ValueError(f"larger than the {limit}-byte limit")
+    return path.read_bytes()
+
+
+def cmd_upload(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from hub.documents import MAX_DOCUMENT_SIZE, receive_document
+    from hub.imports import command_line_actor, firm_for_command_line
+    from hub.services import build_services
+    from storage.db import create_engine, session_factory
+
+    settings = _settings()
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        refused = 0
+        try:
+            hub = build_services(settings, session_factory(engine))
+            firm = await firm_for_command_line(hub, args.tenant)
+            actor = replace(command_line_actor(firm), display_name="relais upload")
+            for name in args.files:
+                path = Path(name)
+                try:
+                    data = await asyncio.to_thread(_read_bounded, path, MAX_DOCUMENT_SIZE)
+                except (OSError, ValueError) as error:
+                    print(f"{name}: refused: {getattr(error, 'strerror', None) or error}")
+                    refused += 1
+                    continue
+                try:
+                    receipt = await receive_document(
+                        hub, actor, args.dossier, args.folder, path.name, data, "cli"
+                    )
+                except RelaisError as error:
+                    print(f"{name}: refused: {error}")
+                    refused += 1
+                    continue
+                place = f"{args.dossier}/{args.folder.strip().strip('/')}"
+                if receipt.duplicate:
+                    print(
+                        f"{name}: identical to version {receipt.number} of {place}/"
+                        f"{receipt.name}; nothing stored or sent"
+                    )
+                else:
+                    print(
+                        f"{name}: stored as version {receipt.number} of {place}/{receipt.name}, "
+                        f"to be sent to {receipt.deliveries} application(s)"
+                    )
+        finally:
+            await engine.dispose()
+        return refused
+
+    if asyncio.run(run()):
+        raise SystemExit(1)
+
+
 def cmd_manifest_build(args: argparse.Namespace) -> None:
     from bot.commands import default_commands, menu
     from manifest.build import build_manifest
@@ -277,6 +336,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("file", help="the CSV file (UTF-8, ';' or ',' between cells, header row)")
     imports.add_argument(
+        "--tenant",
+        metavar="TENANT_ID",
+        help="the firm's Entra tenant id (needed when several firms share the database)",
+    )
+
+    upload = add(
+        "upload",
+        cmd_upload,
+        "Store files in a dossier's folder, as the panel, the API and the bot do (each becomes the "
+        "next version of the document of its name, and is sent to the connected applications).",
+    )
+    upload.add_argument("dossier", metavar="DOSSIER_CODE", help="the firm's dossier code")
+    upload.add_argument("folder", metavar="FOLDER_PATH", help="the folder, e.g. Achats/2025")
+    upload.add_argument("files", metavar="FILE", nargs="+", help="the files to store")
+    upload.add_argument(
         "--tenant",
         metavar="TENANT_ID",
         help="the firm's Entra tenant id (needed when several firms share the database)",

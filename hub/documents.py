@@ -218,7 +218,7 @@ async def _where(
             raise NotFound(
                 f"no dossier {dossier_code}", key="documents.no_dossier", code=dossier_code
             )
-        if not actor.is_staff:
+        if actor.kind == "contact":
             linked = await session.scalar(
                 select(
                     exists().where(

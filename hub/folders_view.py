@@ -1,0 +1,299 @@
+"""Reading a dossier's folders and documents: the panel's folder view, the REST API's listing, and
+the places the bot offers for a file (read-only; storing a file is :mod:`hub.documents`).
+
+The firm's staff may look at every dossier of the firm (as in :mod:`hub.directory`); an API token
+acts for the whole firm; a contact may only pick among the dossiers they are linked to.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hub.errors import InvalidInput, PermissionDenied
+from hub.identity import Actor
+from hub.paging import PER_PAGE, Page
+from hub.portfolio import dossier_by_code
+from hub.services import Hub
+from storage.models import (
+    ApiToken,
+    Contact,
+    ContactDossier,
+    Delivery,
+    Document,
+    DocumentVersion,
+    Dossier,
+    Folder,
+    StaffUser,
+)
+
+# Who reads a whole firm's documents: its staff, its API tokens, the command line.
+FIRM_READERS = frozenset({"staff", "token", "system"})
+# How many dossiers the bot offers in its "where should I file this?" card.
+CHOICES = 50
+
+
+@dataclass(frozen=True)
+class FolderEntry:
+    id: int
+    path: str
+    name: str
+    depth: int
+    documents: int  # in this dossier, in this folder itself
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    pending: int = 0  # pending or being sent
+    sent: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.sent + self.failed
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    id: int
+    name: str
+    folder: str
+    version: int
+    size: int
+    content_type: str
+    sha256: str
+    uploaded_by: str  # a name as a person reads it ("" when unknown)
+    uploader_kind: str  # staff | contact | token | system
+    source: str  # panel | api | bot | cli
+    uploaded_at: datetime
+    deliveries: DeliverySummary = field(default_factory=DeliverySummary)
+
+
+@dataclass(frozen=True)
+class FolderView:
+    code: str
+    name: str
+    folders: list[FolderEntry]
+    selected: FolderEntry | None
+    documents: Page[DocumentEntry]
+
+
+@dataclass(frozen=True)
+class DossierChoice:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class UploadPlaces:
+    dossiers: list[DossierChoice]
+    folders: list[str]  # top-level folders of the firm's tree
+
+
+def _require_firm_reader(actor: Actor) -> None:
+    if actor.kind not in FIRM_READERS:
+        raise PermissionDenied(f"{actor.ref} may not read documents", key="rights.staff_only")
+
+
+def normalise_path(raw: str) -> str:
+    return "/".join(part.strip() for part in raw.strip().strip("/").split("/"))
+
+
+async def _folders(session: AsyncSession, actor: Actor, dossier: Dossier) -> list[FolderEntry]:
+    counts = dict(
+        (
+            await session.execute(
+                select(Document.folder_id, func.count())
+                .where(Document.firm_id == actor.firm_id, Document.dossier_id == dossier.id)
+                .group_by(Document.folder_id)
+            )
+        ).all()
+    )
+    folders = await session.scalars(
+        select(Folder).where(Folder.firm_id == actor.firm_id).order_by(Folder.path)
+    )
+    return [
+        FolderEntry(f.id, f.path, f.name, f.path.count("/"), int(counts.get(f.id, 0)))
+        for f in folders
+    ]
+
+
+async def _names(session: AsyncSession, actor: Actor, refs: set[str]) -> dict[str, str]:
+    """``staff:3`` → "Claire Durand", ``token:2`` → the token's label, and so on."""
+    wanted: dict[str, list[int]] = defaultdict(list)
+    for ref in refs:
+        kind, _, ident = ref.partition(":")
+        if ident.isdigit():
+            wanted[kind].append(int(ident))
+    names: dict[str, str] = {}
+    if wanted["staff"]:
+        rows = await session.execute(
+            select(StaffUser.id, StaffUser.display_name).where(
+                StaffUser.firm_id == actor.firm_id, StaffUser.id.in_(wanted["staff"])
+            )
+        )
+        names.update({f"staff:{i}": n for i, n in rows})
+    if wanted["contact"]:
+        contacts = await session.scalars(
+            select(Contact).where(
+                Contact.firm_id == actor.firm_id, Contact.id.in_(wanted["contact"])
+            )
+        )
+        names.update({f"contact:{c.id}": c.display_name for c in contacts})
+    if wanted["token"]:
+        rows = await session.execute(
+            select(ApiToken.id, ApiToken.label).where(
+                ApiToken.firm_id == actor.firm_id, ApiToken.id.in_(wanted["token"])
+            )
+        )
+        names.update({f"token:{i}": n for i, n in rows})
+    return names
+
+
+async def _documents(
+    session: AsyncSession,
+    actor: Actor,
+    dossier: Dossier,
+    folder_id: int | None,
+    page: int,
+    per_page: int = PER_PAGE,
+) -> Page[DocumentEntry]:
+    where = [Document.firm_id == actor.firm_id, Document.dossier_id == dossier.id]
+    if folder_id is not None:
+        where.append(Document.folder_id == folder_id)
+    total = await session.scalar(select(func.count()).select_from(Document).where(*where)) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    latest = (
+        select(DocumentVersion.document_id, func.max(DocumentVersion.number).label("number"))
+        .join(Document, Document.id == DocumentVersion.document_id)
+        .where(*where)
+        .group_by(DocumentVersion.document_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(Document, Folder.path, DocumentVersion)
+            .join(Folder, Folder.id == Document.folder_id)
+            .join(latest, latest.c.document_id == Document.id)
+            .join(
+                DocumentVersion,
+                (DocumentVersion.document_id == Document.id)
+                & (DocumentVersion.number == latest.c.number),
+            )
+            .where(*where)
+            .order_by(Folder.path, Document.name, Document.id)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    ).all()
+    version_ids = [v.id for _, _, v in rows]
+    summaries: dict[int, dict[str, int]] = defaultdict(dict)
+    if version_ids:
+        state = case(
+            (Delivery.status == "sent", "sent"),
+            (Delivery.status == "failed", "failed"),
+            else_="pending",
+        )
+        for version_id, status, n in await session.execute(
+            select(Delivery.document_version_id, state, func.count())
+            .where(Delivery.document_version_id.in_(version_ids))
+            .group_by(Delivery.document_version_id, state)
+        ):
+            summaries[version_id][status] = int(n)
+    names = await _names(session, actor, {v.uploaded_by for _, _, v in rows})
+    items = [
+        DocumentEntry(
+            id=document.id,
+            name=document.name,
+            folder=path,
+            version=version.number,
+            size=version.size,
+            content_type=version.content_type,
+            sha256=version.sha256,
+            uploaded_by=names.get(version.uploaded_by, ""),
+            uploader_kind=version.uploaded_by.partition(":")[0],
+            source=version.source,
+            uploaded_at=version.created_at,
+            deliveries=DeliverySummary(**summaries.get(version.id, {})),
+        )
+        for document, path, version in rows
+    ]
+    return Page(items=items, number=page, per_page=per_page, total=total)
+
+
+def _folder_named(folders: list[FolderEntry], path: str) -> FolderEntry:
+    for entry in folders:
+        if entry.path == path:
+            return entry
+    raise InvalidInput(f"no folder {path!r}", field="folder", key="documents.no_folder", path=path)
+
+
+async def folder_view(
+    hub: Hub, actor: Actor, code: str, folder: str | None = None, *, page: int = 1
+) -> FolderView:
+    """The panel's view of a dossier: the firm's folder tree (with how many documents the dossier
+    has in each), and one page of the documents of ``folder`` (default: the first folder)."""
+    _require_firm_reader(actor)
+    async with hub.sessions() as session:
+        dossier = await dossier_by_code(session, actor, code)
+        folders = await _folders(session, actor, dossier)
+        selected: FolderEntry | None = None
+        if folder:
+            selected = _folder_named(folders, normalise_path(folder))
+        elif folders:
+            selected = folders[0]
+        if selected is None:
+            documents: Page[DocumentEntry] = Page(items=[], number=1, per_page=PER_PAGE, total=0)
+        else:
+            documents = await _documents(session, actor, dossier, selected.id, page)
+        return FolderView(dossier.code, dossier.name, folders, selected, documents)
+
+
+async def list_documents(
+    hub: Hub, actor: Actor, code: str, *, folder: str | None = None, page: int = 1
+) -> Page[DocumentEntry]:
+    """A dossier's documents (of one folder, or all), each with its latest version."""
+    _require_firm_reader(actor)
+    async with hub.sessions() as session:
+        dossier = await dossier_by_code(session, actor, code)
+        folder_id = None
+        if folder:
+            folder_id = _folder_named(
+                await _folders(session, actor, dossier), normalise_path(folder)
+            ).id
+        return await _documents(session, actor, dossier, folder_id, page)
+
+
+async def upload_places(hub: Hub, actor: Actor, *, limit: int = CHOICES) -> UploadPlaces:
+    """Where the actor may drop a file: their dossiers (a contact's linked dossiers; for staff,
+    their portfolio first, then the firm's most recent) and the top-level folders."""
+    async with hub.sessions() as session:
+        query = select(Dossier.code, Dossier.name).where(Dossier.firm_id == actor.firm_id)
+        if actor.kind == "contact":
+            query = query.join(ContactDossier, ContactDossier.dossier_id == Dossier.id).where(
+                ContactDossier.contact_id == actor.id
+            )
+            order: list[Any] = [Dossier.code]
+        elif actor.kind in FIRM_READERS:
+            order = [Dossier.created_at.desc(), Dossier.code]
+            if actor.is_staff:
+                mine = (Dossier.master_id == actor.id) | (Dossier.engagement_manager_id == actor.id)
+                order.insert(0, case((mine, 0), else_=1))
+        else:
+            raise PermissionDenied(f"{actor.ref} may not upload", key="rights.staff_only")
+        rows = await session.execute(query.order_by(*order).limit(limit))
+        dossiers = [DossierChoice(code, name) for code, name in rows]
+        folders = list(
+            await session.scalars(
+                select(Folder.path)
+                .where(Folder.firm_id == actor.firm_id, Folder.parent_id.is_(None))
+                .order_by(Folder.path)
+            )
+        )
+    return UploadPlaces(dossiers, folders)
