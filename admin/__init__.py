@@ -13,7 +13,18 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from admin import applications, audit, auth, connections, documents, pages, portfolio, team, tenant
+from admin import (
+    applications,
+    audit,
+    auth,
+    connections,
+    dashboard,
+    documents,
+    pages,
+    portfolio,
+    team,
+    tenant,
+)
 from admin.entra import EntraSignIn
 from admin.keys import ENTRA, TEMPLATES
 from admin.middlewares import csrf, errors, signed_in
@@ -32,7 +43,7 @@ def create_app(settings: Settings) -> web.Application:
     app[TEMPLATES] = environment()
     app[ENTRA] = EntraSignIn(settings)
     auth.setup(app, settings)
-    for area in (applications, connections, portfolio, documents, team, tenant, audit):
+    for area in (applications, connections, portfolio, documents, team, tenant, dashboard, audit):
         area.setup(app)
     pages.setup(app)  # after the areas: it fills in the sections they do not serve yet
     static = Path(str(resources.files("admin").joinpath("static")))

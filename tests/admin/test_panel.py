@@ -71,12 +71,6 @@ async def test_every_navigation_page_renders_in_both_languages(
     assert not any(re.search(rf"\b{label}\b", text) for label in set(other) - set(labels))
 
 
-async def test_a_section_not_built_yet_says_so(client: Client, signed_in: Any) -> None:
-    await signed_in(CLAIRE)
-    text = visible(await (await client.get("/admin/dashboard")).text())
-    assert "Rien pour l'instant" in text
-
-
 async def test_language_defaults_to_the_staff_members_locale(
     client: Client, signed_in: Any
 ) -> None:
