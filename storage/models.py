@@ -384,6 +384,8 @@ class Delivery(FirmOwned, Base):
         UniqueConstraint("document_version_id", "connection_id"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_firm_status_created", "firm_id", "status", "created_at", "id"),
+        # Covers the dashboard's counts by reason and by application (bench/history.py).
+        Index("ix_delivery_failure_counts", "firm_id", "status", "connection_id", "failure_reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,3 +54,17 @@ async def test_server_refuses_a_database_behind_the_code(
     settings = Settings(_env_file=None, database_url=url, demo=True)  # type: ignore[call-arg]
     with pytest.raises(Exception, match="relais db upgrade"):
         await aiohttp_client(build_app(settings))  # type: ignore[operator]
+
+
+async def test_the_migrations_build_exactly_the_models_schema(settings: Settings) -> None:
+    """A model change without its Alembic revision (or the reverse) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = create_engine(settings.database_url)
+    async with engine.connect() as connection:
+        differences = await connection.run_sync(
+            lambda c: compare_metadata(MigrationContext.configure(c), Base.metadata)
+        )
+    await engine.dispose()
+    assert differences == []
