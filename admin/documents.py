@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.web_request import FileField
-from aiohttp_session import get_session
 
 from admin.keys import ACTOR, TRANSLATOR
+from admin.notices import flash, notice
 from admin.render import render
 from hub import tokens
 from hub.context import HUB
@@ -156,19 +155,6 @@ async def upload(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- API tokens
 
 
-async def _flash(request: web.Request, key: str, **params: Any) -> None:
-    session = await get_session(request)
-    session[NOTICE] = {"key": key, "params": params}
-
-
-async def _notice(request: web.Request) -> str:
-    session = await get_session(request)
-    stored = session.pop(NOTICE, None)
-    if not isinstance(stored, dict):
-        return ""
-    return str(request[TRANSLATOR](str(stored.get("key")), **dict(stored.get("params") or {})))
-
-
 async def _tokens_page(
     request: web.Request,
     *,
@@ -188,7 +174,7 @@ async def _tokens_page(
             "created": created,
             "label": label,
             "problem": problem,
-            "notice": await _notice(request),
+            "notice": await notice(request, NOTICE),
             "when": lambda moment: when(moment, lang),
             "api_base": f"{base}/api/v1",
         },
@@ -219,7 +205,7 @@ async def tokens_revoke(request: web.Request) -> web.Response:
     label = await tokens.revoke_token(
         request.config_dict[HUB], request[ACTOR], int(request.match_info["token_id"])
     )
-    await _flash(request, "tokens.revoked", label=label)
+    await flash(request, NOTICE, "tokens.revoked", label=label)
     raise web.HTTPFound("/admin/tokens")
 
 

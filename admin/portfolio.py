@@ -9,21 +9,21 @@ applications dialog is a page of its own (so everything works without JavaScript
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
 from admin.keys import ACTOR, TRANSLATOR
+from admin.notices import flash, notice
 from admin.render import render
 from admin.security import safe_next
 from hub import directory, invitations, portfolio
 from hub.context import HUB
 from hub.errors import InvalidInput
-from hub.paging import page_number, search_term
+from hub.paging import Page, page_number, search_term
 from hub.portfolio import ApplicationsDialog, SaveResult
 
 routes = web.RouteTableDef()
@@ -41,20 +41,6 @@ def _search(request: web.Request) -> tuple[str, str | None, str]:
         return raw, search_term(raw), ""
     except InvalidInput as exc:
         return raw, None, request[TRANSLATOR](exc.key, **exc.params)
-
-
-async def _flash(request: web.Request, key: str, **params: Any) -> None:
-    session = await get_session(request)
-    session[NOTICE] = {"key": key, "params": params}
-
-
-async def _notice(request: web.Request) -> str:
-    """The message left by the last change (shown once, after the redirect)."""
-    session = await get_session(request)
-    stored = session.pop(NOTICE, None)
-    if not isinstance(stored, dict):
-        return ""
-    return str(request[TRANSLATOR](str(stored.get("key")), **dict(stored.get("params") or {})))
 
 
 def _contact_id(request: web.Request) -> int:
@@ -137,57 +123,43 @@ async def portfolio_page(request: web.Request) -> web.Response:
             "q": raw,
             "searched": term,
             "search_problem": problem,
-            "notice": await _notice(request),
+            "notice": await notice(request, NOTICE),
             "dialog_url": _dialog_url,
             "list_query": {"scope": view.scope, "q": raw},
         },
     )
 
 
-@routes.get("/dossiers", name="dossiers")
-async def dossiers_page(request: web.Request) -> web.Response:
+async def _search_list(
+    request: web.Request,
+    template: str,
+    lister: Callable[..., Awaitable[Page[Any]]],
+    *,
+    with_dialog: bool,
+) -> web.Response:
+    """A searchable list of the firm's dossiers or contacts; ``with_dialog`` adds the last
+    change's notice and the applications dialog's links."""
     raw, term, problem = _search(request)
-    page = await directory.list_dossiers(
+    page = await lister(
         request.config_dict[HUB],
         request[ACTOR],
         term=term,
         page=page_number(request.query.get("page")),
     )
-    return await render(
-        request,
-        "dossiers.html",
-        {
-            "page": page,
-            "q": raw,
-            "searched": term,
-            "search_problem": problem,
-            "notice": await _notice(request),
-            "dialog_url": _dialog_url,
-            "list_query": {"q": raw},
-        },
-    )
+    context: dict[str, Any] = {"page": page, "q": raw, "searched": term, "search_problem": problem}
+    if with_dialog:
+        context |= {"notice": await notice(request, NOTICE), "dialog_url": _dialog_url}
+    return await render(request, template, {**context, "list_query": {"q": raw}})
+
+
+@routes.get("/dossiers", name="dossiers")
+async def dossiers_page(request: web.Request) -> web.Response:
+    return await _search_list(request, "dossiers.html", directory.list_dossiers, with_dialog=True)
 
 
 @routes.get("/contacts", name="contacts")
 async def contacts_page(request: web.Request) -> web.Response:
-    raw, term, problem = _search(request)
-    page = await directory.list_contacts(
-        request.config_dict[HUB],
-        request[ACTOR],
-        term=term,
-        page=page_number(request.query.get("page")),
-    )
-    return await render(
-        request,
-        "contacts.html",
-        {
-            "page": page,
-            "q": raw,
-            "searched": term,
-            "search_problem": problem,
-            "list_query": {"q": raw},
-        },
-    )
+    return await _search_list(request, "contacts.html", directory.list_contacts, with_dialog=False)
 
 
 # --------------------------------------------------------------------------- a contact
@@ -209,7 +181,7 @@ async def render_contact(
         {
             "contact": contact,
             "tab": "general",
-            "notice": await _notice(request),
+            "notice": await notice(request, NOTICE),
             "invitation": await invitations.contact_invitation(hub, actor, contact_id),
             "problem": problem,
         },
@@ -246,7 +218,7 @@ async def contact_dossiers_page(request: web.Request) -> web.Response:
             "q": raw,
             "searched": term,
             "search_problem": problem,
-            "notice": await _notice(request),
+            "notice": await notice(request, NOTICE),
             "dialog_url": _dialog_url,
             "invitation": await invitations.contact_invitation(hub, actor, contact_id),
             "problem": None,
@@ -260,7 +232,7 @@ async def contact_link(request: web.Request) -> web.Response:
     form = await request.post()
     code = str(form.get("code", "")).strip()
     await directory.link_dossier(request.config_dict[HUB], request[ACTOR], contact_id, code)
-    await _flash(request, "contacts.linked", dossier=code)
+    await flash(request, NOTICE, "contacts.linked", dossier=code)
     raise web.HTTPFound(f"/admin/contacts/{contact_id}/dossiers")
 
 
@@ -270,7 +242,7 @@ async def contact_unlink(request: web.Request) -> web.Response:
     revoked = await directory.unlink_dossier(
         request.config_dict[HUB], request[ACTOR], contact_id, code
     )
-    await _flash(request, "contacts.unlinked", dossier=code, revoked=revoked)
+    await flash(request, NOTICE, "contacts.unlinked", dossier=code, revoked=revoked)
     raise web.HTTPFound(f"/admin/contacts/{contact_id}/dossiers")
 
 
@@ -347,7 +319,7 @@ async def dossier_applications_save(request: web.Request) -> web.Response:
             status=400,
         )
     key, params = _saved_message(request, result, code)
-    await _flash(request, key, **params)
+    await flash(request, NOTICE, key, **params)
     raise web.HTTPFound(back)
 
 

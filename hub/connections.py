@@ -17,12 +17,10 @@ Every query is scoped by the actor's firm: another firm's ids are simply not fou
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import secrets
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -33,9 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.applications import CatalogEntry
 from hub.audit import record
+from hub.csvfile import Problems, Reason, read
+from hub.csvfile import chunks as _chunks
 from hub.errors import ImportRejected, InvalidInput, NotFound
 from hub.identity import Actor
-from hub.imports import MAX_IMPORT_BYTES, Reason
 from hub.paging import PER_PAGE, Page, like_pattern
 from hub.rights import require_admin, require_staff
 from hub.services import Hub
@@ -53,7 +52,6 @@ VALUE_COLUMN = {"api": "code_at_application", "collection_email": "collection_em
 CODE_COLUMN = "dossier_code"
 MAX_CODE = 100
 MAX_EMAIL = 320
-CHUNK = 5000
 # Top-level folders suggested in step 1 for an application dedicated to a document type.
 SUGGESTED = {"purchases": ("achats", "purchases"), "sales": ("ventes", "sales")}
 _EMAIL = re.compile(r"^[^@\s;,|<>\"]+@[^@\s;,|<>\"]+\.[^@\s;,|<>\"]+$")
@@ -468,24 +466,32 @@ async def choose_folder(
                     for i in chunk
                 ],
             )
-        record(
+        _record(
             session,
-            actor.firm_id,
-            actor.ref,
+            actor,
+            app,
             "connections.folder_applied",
-            "firm_application",
-            app.id,
-            app=app.entry.slug,
-            label=app.entry.label,
             folder=folder.path,
             count=len(ids),
         )
         return FolderApplied(folder.id, folder.path, len(ids))
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for begin in range(0, len(values), CHUNK):
-        yield values[begin : begin + CHUNK]
+def _record(
+    session: AsyncSession, actor: Actor, app: ConnectApp, action: str, **details: Any
+) -> None:
+    """The audit event of a change to ``app``'s connections."""
+    record(
+        session,
+        actor.firm_id,
+        actor.ref,
+        action,
+        "firm_application",
+        app.id,
+        app=app.entry.slug,
+        label=app.entry.label,
+        **details,
+    )
 
 
 # --------------------------------------------------------------------------- step 2, one by one
@@ -579,15 +585,11 @@ async def save(
             )
         outcomes = await _apply(session, actor, app, folder, changes, withdrawn)
         if outcomes:
-            record(
+            _record(
                 session,
-                actor.firm_id,
-                actor.ref,
+                actor,
+                app,
                 "connections.saved",
-                "firm_application",
-                app.id,
-                app=app.entry.slug,
-                label=app.entry.label,
                 folder=folder.path,
                 connected=sum(1 for o in outcomes if o.action == "connected"),
                 updated=sum(1 for o in outcomes if o.action == "updated"),
@@ -624,15 +626,11 @@ async def disconnect(hub: Hub, actor: Actor, app_id: int, dossier_id: int) -> Ou
         value = (
             connection.dossier_code_at_app if app.method == "api" else connection.collection_email
         )
-        record(
+        _record(
             session,
-            actor.firm_id,
-            actor.ref,
+            actor,
+            app,
             "connection.disconnected",
-            "firm_application",
-            app.id,
-            app=app.entry.slug,
-            label=app.entry.label,
             dossier=code,
             dossier_id=dossier_id,
         )
@@ -859,92 +857,34 @@ async def template(hub: Hub, actor: Actor, app_id: int) -> tuple[str, bytes]:
     return f"relais-connexions-{slug}.csv", ("\ufeff" + body).encode("utf-8")
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[tuple[int, str]] = []
-
-    def add(self, line: int, text: str, key: str, **values: Any) -> None:
-        self.items.append((line, Reason(text, f"connections.reason.{key}", **values)))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ImportRejected(sorted(self.items, key=lambda item: item[0]))
-
-
-def _decode(data: bytes) -> str:
-    if len(data) > MAX_IMPORT_BYTES:
-        raise InvalidInput(
-            "file over 10 MB", field="file", key="import.too_large", limit_mb=MAX_IMPORT_BYTES >> 20
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportRejected(
-            [(line, Reason("not UTF-8 text", "connections.reason.not_utf8"))]
-        ) from None
-
-
-def _rows(app: ConnectApp, data: bytes, problems: _Problems) -> list[tuple[int, str, str]]:
+def _rows(app: ConnectApp, data: bytes, problems: Problems) -> list[tuple[int, str, str]]:
     """(line, dossier code, value) per data line; header and shape problems noted."""
-    text = _decode(data)
-    header_line, header_text = 0, ""
-    for number, raw in enumerate(io.StringIO(text), start=1):
-        stripped = raw.strip().lstrip('"')
-        if stripped and not stripped.startswith("#"):
-            header_line, header_text = number, raw
-            break
-    if not header_line:
-        problems.add(1, "the file has no header row", "no_header")
-        problems.raise_if_any()
-    separator = (
-        ";" if header_text.count(";") >= header_text.count(",") and ";" in header_text else ","
-    )
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
     expected = (CODE_COLUMN, app.value_column)
-    columns: list[str] = []
-    out: list[tuple[int, str, str]] = []
-    begin = 1
-    for cells in reader:
-        line, begin = begin, reader.line_num + 1
-        if line < header_line:
-            continue
-        if line == header_line:
-            columns = [c.strip().lower().lstrip("\ufeff") for c in cells]
-            for column in expected:
-                if column not in columns:
-                    problems.add(
-                        line,
-                        f"missing column {column}",
-                        "missing_column",
-                        column=column,
-                        expected=";".join(expected),
-                    )
-            for column in columns:
-                if column and column not in expected:
-                    problems.add(
-                        line,
-                        f"unknown column {column}",
-                        "unknown_column",
-                        column=column,
-                        expected=";".join(expected),
-                    )
-            problems.raise_if_any()
-            continue
-        if not any(c.strip() for c in cells) or cells[0].strip().startswith("#"):
-            continue
-        if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
-            problems.add(
-                line,
-                f"{len(cells)} cells but the header has {len(columns)}",
-                "too_many_cells",
-                cells=len(cells),
-                columns=len(columns),
-            )
-            continue
-        values = {c: (cells[i].strip() if i < len(cells) else "") for i, c in enumerate(columns)}
-        out.append((line, values.get(CODE_COLUMN, ""), values.get(app.value_column, "")))
-    return out
+
+    def check_header(columns: list[str], line: int) -> None:
+        for column in expected:
+            if column not in columns:
+                problems.add(
+                    line,
+                    f"missing column {column}",
+                    "missing_column",
+                    column=column,
+                    expected=";".join(expected),
+                )
+        for column in columns:
+            if column and column not in expected:
+                problems.add(
+                    line,
+                    f"unknown column {column}",
+                    "unknown_column",
+                    column=column,
+                    expected=";".join(expected),
+                )
+
+    return [
+        (line, values.get(CODE_COLUMN, ""), values.get(app.value_column, ""))
+        for line, values in read(data, problems, check_header)
+    ]
 
 
 async def import_file(hub: Hub, actor: Actor, app_id: int, folder_id: int, data: bytes) -> Imported:
@@ -954,7 +894,7 @@ async def import_file(hub: Hub, actor: Actor, app_id: int, folder_id: int, data:
     async with hub.sessions() as session, session.begin():
         app = await _app(hub, session, actor, app_id)
         folder = await _folder(session, actor, folder_id)
-        problems = _Problems()
+        problems = Problems("connections.reason")
         rows = _rows(app, data, problems)
         codes = sorted({code for _, code, _ in rows if code})
         dossiers: dict[str, tuple[int, str]] = {}
@@ -1075,15 +1015,11 @@ async def import_file(hub: Hub, actor: Actor, app_id: int, folder_id: int, data:
             generated=sum(1 for o in outcomes if o.generated),
         )
         if outcomes:
-            record(
+            _record(
                 session,
-                actor.firm_id,
-                actor.ref,
+                actor,
+                app,
                 "connections.imported",
-                "firm_application",
-                app.id,
-                app=app.entry.slug,
-                label=app.entry.label,
                 folder=folder.path,
                 created=result.created,
                 updated=result.updated,

@@ -10,16 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
 from hub.identity import Actor
+from hub.invitations import valid_email
 from hub.paging import PER_PAGE, Page, like_pattern
-from hub.portfolio import HELD, DossierRow, dossier_by_code, dossier_rows, dossier_search
+from hub.portfolio import (
+    HELD,
+    DossierRow,
+    contact_by_id,
+    dossier_by_code,
+    dossier_rows,
+    dossier_search,
+)
 from hub.rights import require_activate, require_staff
 from hub.services import Hub
-from storage.models import Contact, ContactAccess, ContactDossier, Dossier, utcnow
+from storage.models import Contact, ContactAccess, ContactDossier, Dossier, Firm, utcnow
 
 
 async def list_dossiers(
@@ -103,19 +110,10 @@ class ContactCard:
     guest_state: str
 
 
-async def _contact(session: AsyncSession, actor: Actor, contact_id: int) -> Contact:
-    contact = await session.scalar(
-        select(Contact).where(Contact.firm_id == actor.firm_id, Contact.id == contact_id)
-    )
-    if contact is None:
-        raise NotFound(f"no contact {contact_id} in firm {actor.firm_id}", key="contacts.none")
-    return contact
-
-
 async def contact_card(hub: Hub, actor: Actor, contact_id: int) -> ContactCard:
     require_staff(actor)
     async with hub.sessions() as session:
-        c = await _contact(session, actor, contact_id)
+        c = await contact_by_id(session, actor, contact_id)
     return ContactCard(
         c.id, c.first_name, c.last_name, c.display_name, c.email, c.phone, c.locale, c.guest_state
     )
@@ -127,7 +125,7 @@ async def contact_dossiers(
     """The contact's Dossiers tab: the dossiers it is linked to."""
     require_staff(actor)
     async with hub.sessions() as session:
-        await _contact(session, actor, contact_id)
+        await contact_by_id(session, actor, contact_id)
         linked = select(ContactDossier.dossier_id).where(
             ContactDossier.firm_id == actor.firm_id, ContactDossier.contact_id == contact_id
         )
@@ -141,7 +139,7 @@ async def dossiers_to_link(
     is not linked to yet."""
     require_staff(actor)
     async with hub.sessions() as session:
-        await _contact(session, actor, contact_id)
+        await contact_by_id(session, actor, contact_id)
         linked = select(ContactDossier.dossier_id).where(
             ContactDossier.firm_id == actor.firm_id, ContactDossier.contact_id == contact_id
         )
@@ -152,7 +150,7 @@ async def dossiers_to_link(
 
 async def link_dossier(hub: Hub, actor: Actor, contact_id: int, code: str) -> None:
     async with hub.sessions() as session, session.begin():
-        contact = await _contact(session, actor, contact_id)
+        contact = await contact_by_id(session, actor, contact_id)
         dossier = await dossier_by_code(session, actor, code)
         require_activate(actor, dossier)
         existing = await session.scalar(
@@ -185,7 +183,7 @@ async def unlink_dossier(hub: Hub, actor: Actor, contact_id: int, code: str) -> 
     """Unlink, and revoke the applications the contact held on that dossier (an access without
     the link would outlive the reason it was given); returns how many were revoked."""
     async with hub.sessions() as session, session.begin():
-        contact = await _contact(session, actor, contact_id)
+        contact = await contact_by_id(session, actor, contact_id)
         dossier = await dossier_by_code(session, actor, code)
         require_activate(actor, dossier)
         link = await session.scalar(
@@ -224,3 +222,92 @@ async def unlink_dossier(hub: Hub, actor: Actor, contact_id: int, code: str) -> 
             revoked=len(held),
         )
     return len(held)
+
+
+@dataclass(frozen=True)
+class CreatedContact:
+    id: int
+    name: str
+    email: str
+    created: bool  # False: a contact of the firm already had this address
+    linked: bool  # True: the contact was linked to the dossier just now
+
+
+async def create_contact(
+    hub: Hub, actor: Actor, first_name: str, last_name: str, email: str, dossier_code: str
+) -> CreatedContact:
+    """Add a client contact to a dossier (the bot's "invite" form), or find the firm's contact
+    who has this address and link them to it.
+
+    Takes the right to activate applications on the dossier (who may invite a contact of that
+    dossier). Raises :class:`InvalidInput` with ``field`` ``first_name``, ``last_name`` or
+    ``email`` for a missing name or an address that cannot be invited; nothing is written then.
+    """
+    first, last, address = first_name.strip(), last_name.strip(), email.strip().lower()
+    for field, value in (("first_name", first), ("last_name", last)):
+        if not value or len(value) > 100:
+            raise InvalidInput(
+                f"{field} is empty or too long", field=field, key=f"contacts.{field}_missing"
+            )
+    if not valid_email(address):
+        raise InvalidInput(
+            f"{address!r} is not a valid address",
+            field="email",
+            key="invitations.bad_email",
+            contact=f"{first} {last}",
+            email=email.strip(),
+        )
+    async with hub.sessions() as session, session.begin():
+        dossier = await dossier_by_code(session, actor, dossier_code)
+        require_activate(actor, dossier)
+        contact = await session.scalar(
+            select(Contact).where(
+                Contact.firm_id == actor.firm_id, func.lower(Contact.email) == address
+            )
+        )
+        created = contact is None
+        if contact is None:
+            contact = Contact(
+                firm_id=actor.firm_id,
+                first_name=first,
+                last_name=last,
+                email=address,
+                locale=await session.scalar(
+                    select(Firm.default_locale).where(Firm.id == actor.firm_id)
+                )
+                or "fr",
+            )
+            session.add(contact)
+            await session.flush()
+            record(
+                session,
+                actor.firm_id,
+                actor.ref,
+                "contact.created",
+                "contact",
+                contact.id,
+                contact=contact.email,
+                dossier=dossier.code,
+            )
+        linked = await session.scalar(
+            select(ContactDossier.id).where(
+                ContactDossier.contact_id == contact.id, ContactDossier.dossier_id == dossier.id
+            )
+        )
+        if linked is None:
+            session.add(
+                ContactDossier(firm_id=actor.firm_id, contact_id=contact.id, dossier_id=dossier.id)
+            )
+            record(
+                session,
+                actor.firm_id,
+                actor.ref,
+                "contact.dossier_linked",
+                "contact",
+                contact.id,
+                contact=contact.email,
+                dossier=dossier.code,
+            )
+        return CreatedContact(
+            contact.id, contact.display_name, contact.email, created, linked is None
+        )

@@ -14,11 +14,9 @@ is; a column present with an empty cell means the default (no master, ``active``
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -27,17 +25,16 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import audit
+from hub.csvfile import MAX_IMPORT_BYTES, Problems, Reason, read
+from hub.csvfile import chunks as _chunks
 from hub.defaults import attach_defaults
-from hub.errors import ImportRejected, InvalidInput, NotFound
+from hub.errors import InvalidInput, NotFound
 from hub.identity import Actor
 from hub.rights import require_admin
 from hub.services import Hub
 from storage.models import Contact, ContactDossier, Dossier, Firm, StaffUser
 
 KINDS = ("staff", "dossiers", "contacts")
-MAX_IMPORT_BYTES = 10 * 1024 * 1024
-# Below SQLite's and asyncpg's bound-parameter limits, so an IN (...) never overflows.
-CHUNK = 5000
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "staff": ("email", "display_name", "role", "rights_manager", "entra_object_id"),
@@ -74,20 +71,6 @@ _PHONE = re.compile(r"^[0-9+().\-\s]{4,40}$")
 _CODE = re.compile(r"^[^\s|;,]{1,64}$")
 
 
-class Reason(str):
-    """Why a line is refused: English text (for the terminal and logs) plus a message key and
-    values, so each face can say it in the person's language."""
-
-    key: str
-    values: dict[str, Any]
-
-    def __new__(cls, text: str, key: str, **values: Any) -> Reason:
-        self = super().__new__(cls, text)
-        self.key = key
-        self.values = values
-        return self
-
-
 @dataclass(frozen=True)
 class ImportReport:
     kind: str
@@ -112,18 +95,6 @@ class _Row:
         return self.cells.get(column, "")
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[tuple[int, str]] = []
-
-    def add(self, line: int, text: str, key: str, **values: Any) -> None:
-        self.items.append((line, Reason(text, f"import.reason.{key}", **values)))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ImportRejected(sorted(self.items, key=lambda item: item[0]))
-
-
 # --------------------------------------------------------------------------- reading the file
 
 
@@ -138,77 +109,17 @@ def _check_kind(kind: str) -> None:
         raise NotFound(f"no import of {kind!r}", key="import.unknown_kind")
 
 
-def _decode(data: bytes) -> str:
-    if len(data) > MAX_IMPORT_BYTES:
-        raise InvalidInput(
-            "file over 10 MB", field="file", key="import.too_large", limit_mb=MAX_IMPORT_BYTES >> 20
-        )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise ImportRejected([(line, Reason("not UTF-8 text", "import.reason.not_utf8"))]) from None
-
-
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    # Numbered as csv.reader counts them (on "\n"), so reported line numbers agree.
-    yield from enumerate(io.StringIO(text), start=1)
-
-
-def _separator(header: str) -> str:
-    return ";" if header.count(";") >= header.count(",") and ";" in header else ","
-
-
-def read_rows(kind: str, data: bytes, problems: _Problems) -> list[_Row]:
+def read_rows(kind: str, data: bytes, problems: Problems) -> list[_Row]:
     """Parse and check the shape (header, columns); the values are checked per kind. Bad lines
     are noted in ``problems`` and left out, so one report lists every line at once."""
-    text = _decode(data)
-    header_line = 0
-    header_text = ""
-    for number, raw_line in _lines(text):
-        # Excel quotes a comment cell that holds the separator: "# ..." is still a comment.
-        stripped = raw_line.strip().lstrip('"')
-        if stripped and not stripped.startswith("#"):
-            header_line, header_text = number, raw_line
-            break
-    if not header_line:
-        problems.add(1, "the file has no header row", "no_header")
-        problems.raise_if_any()
 
-    separator = _separator(header_text)
-    # csv handles quoted cells (a name with a ";" in it, or a line break inside quotes).
-    reader = csv.reader(io.StringIO(text), delimiter=separator)
-    rows: list[_Row] = []
-    columns: list[str] = []
-    start = 1
-    for cells in reader:
-        line, start = start, reader.line_num + 1
-        if line < header_line:
-            continue
-        if line == header_line:
-            columns = [cell.strip().lower().lstrip("\ufeff") for cell in cells]
-            _check_header(kind, columns, line, problems)
-            problems.raise_if_any()
-            continue
-        if not any(cell.strip() for cell in cells) or cells[0].strip().startswith("#"):
-            continue
-        if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
-            problems.add(
-                line,
-                f"{len(cells)} cells but the header has {len(columns)}",
-                "too_many_cells",
-                cells=len(cells),
-                columns=len(columns),
-            )
-            continue
-        values = {
-            column: (cells[i].strip() if i < len(cells) else "") for i, column in enumerate(columns)
-        }
-        rows.append(_Row(line, values))
-    return rows
+    def check_header(columns: list[str], line: int) -> None:
+        _check_header(kind, columns, line, problems)
+
+    return [_Row(line, cells) for line, cells in read(data, problems, check_header)]
 
 
-def _check_header(kind: str, columns: list[str], line: int, problems: _Problems) -> None:
+def _check_header(kind: str, columns: list[str], line: int, problems: Problems) -> None:
     known = COLUMNS[kind]
     for column in REQUIRED_COLUMNS[kind]:
         if column not in columns:
@@ -228,12 +139,7 @@ def _check_header(kind: str, columns: list[str], line: int, problems: _Problems)
         seen.add(column)
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
-def _email(row: _Row, column: str, problems: _Problems, *, required: bool = False) -> str | None:
+def _email(row: _Row, column: str, problems: Problems, *, required: bool = False) -> str | None:
     """The lower-cased email, '' when empty, or None when invalid (already reported)."""
     value = row.get(column).lower()
     if not value:
@@ -253,24 +159,14 @@ def _email(row: _Row, column: str, problems: _Problems, *, required: bool = Fals
     return value
 
 
-def _required(row: _Row, column: str, problems: _Problems, limit: int) -> str | None:
-    value = row.get(column)
-    if not value:
+def _required(row: _Row, column: str, problems: Problems, limit: int) -> str | None:
+    if not row.get(column):
         problems.add(row.line, f"{column} is required", "required", column=column)
         return None
-    if len(value) > limit:
-        problems.add(
-            row.line,
-            f"{column} is longer than {limit} characters",
-            "too_long",
-            column=column,
-            limit=limit,
-        )
-        return None
-    return value
+    return _optional(row, column, problems, limit)
 
 
-def _optional(row: _Row, column: str, problems: _Problems, limit: int) -> str | None:
+def _optional(row: _Row, column: str, problems: Problems, limit: int) -> str | None:
     value = row.get(column)
     if len(value) > limit:
         problems.add(
@@ -291,7 +187,7 @@ async def import_file(hub: Hub, actor: Actor, kind: str, data: bytes) -> ImportR
     """Check the whole file, then apply it in one transaction; raise ImportRejected if any line is bad."""
     _check_kind(kind)
     _require_importer(actor)
-    problems = _Problems()
+    problems = Problems("import.reason")
     rows = read_rows(kind, data, problems)
     run = {"staff": _import_staff, "dossiers": _import_dossiers, "contacts": _import_contacts}[kind]
     async with hub.sessions() as session, session.begin():
@@ -363,7 +259,7 @@ def _actor_ref(actor: Actor) -> str:
     return "system" if actor.kind == "system" else actor.ref
 
 
-def _duplicates(rows: Iterable[_Row], key: str, problems: _Problems, reason: str) -> set[int]:
+def _duplicates(rows: Iterable[_Row], key: str, problems: Problems, reason: str) -> set[int]:
     """Lines whose key repeats an earlier line's; both are the person's mistake, the later is named."""
     first: dict[str, int] = {}
     bad: set[int] = set()
@@ -390,7 +286,7 @@ async def _staff_by_email(session: AsyncSession, firm_id: int) -> dict[str, Staf
     return {user.email.lower(): user for user in users}
 
 
-def _flag(row: _Row, problems: _Problems) -> bool | None:
+def _flag(row: _Row, problems: Problems) -> bool | None:
     value = row.get("rights_manager").lower()
     if value in TRUE:
         return True
@@ -403,7 +299,7 @@ def _flag(row: _Row, problems: _Problems) -> bool | None:
 
 
 async def _import_staff(
-    session: AsyncSession, firm_id: int, rows: list[_Row], problems: _Problems
+    session: AsyncSession, firm_id: int, rows: list[_Row], problems: Problems
 ) -> ImportReport:
     duplicate_lines = _duplicates(rows, "email", problems, "duplicate_email")
     duplicate_lines |= _duplicates(rows, "entra_object_id", problems, "duplicate_object_id")
@@ -524,7 +420,7 @@ async def _existing_dossiers(
 
 
 async def _import_dossiers(
-    session: AsyncSession, firm_id: int, rows: list[_Row], problems: _Problems
+    session: AsyncSession, firm_id: int, rows: list[_Row], problems: Problems
 ) -> ImportReport:
     duplicate_lines = _duplicates(rows, "code", problems, "duplicate_code")
     staff = {
@@ -618,7 +514,7 @@ async def _import_dossiers(
 
 
 async def _import_contacts(
-    session: AsyncSession, firm_id: int, rows: list[_Row], problems: _Problems
+    session: AsyncSession, firm_id: int, rows: list[_Row], problems: Problems
 ) -> ImportReport:
     duplicate_lines = _duplicates(rows, "email", problems, "duplicate_email")
     wanted_codes = sorted(

@@ -18,6 +18,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,7 +34,7 @@ from hub.errors import (
 )
 from hub.i18n import Translator, language_of
 from hub.identity import Actor
-from hub.portfolio import dossier_by_code
+from hub.portfolio import contact_by_id, dossier_by_code
 from hub.rights import may_activate, require_activate, require_staff
 from hub.services import Hub
 from hub.tenant import consent_lost
@@ -101,13 +102,15 @@ def _view(
 # --------------------------------------------------------------------------- reading
 
 
-async def _contact(session: AsyncSession, actor: Actor, contact_id: int) -> Contact:
-    contact = await session.scalar(
-        select(Contact).where(Contact.firm_id == actor.firm_id, Contact.id == contact_id)
+def _add_invitation(
+    session: AsyncSession, actor: Actor, contact: Contact, **fields: Any
+) -> Invitation:
+    """A new invitation of ``contact`` by ``actor``, added to the session."""
+    invitation = Invitation(
+        firm_id=actor.firm_id, contact_id=contact.id, invited_by_id=actor.id, **fields
     )
-    if contact is None:
-        raise NotFound(f"no contact {contact_id} in firm {actor.firm_id}", key="contacts.none")
-    return contact
+    session.add(invitation)
+    return invitation
 
 
 async def _latest(session: AsyncSession, contact: Contact) -> Invitation | None:
@@ -162,7 +165,7 @@ async def contact_invitation(hub: Hub, actor: Actor, contact_id: int) -> Invitat
     """The contact's latest invitation (if any), and whether the actor may invite them."""
     require_staff(actor)
     async with hub.sessions() as session:
-        contact = await _contact(session, actor, contact_id)
+        contact = await contact_by_id(session, actor, contact_id)
         return _view(
             contact, await _latest(session, contact), await _may_invite(session, actor, contact)
         )
@@ -215,7 +218,7 @@ async def invite_contact(
     refuses or fails (the invitation is then recorded as failed, with Microsoft's reason).
     """
     async with hub.sessions() as session:
-        contact = await _contact(session, actor, contact_id)
+        contact = await contact_by_id(session, actor, contact_id)
         await _require_invite(session, actor, contact, dossier_code)
         firm = await session.get(Firm, actor.firm_id)
         assert firm is not None
@@ -255,16 +258,15 @@ async def invite_contact(
         raise _consent_missing(hub, name) from error
     except GraphError as error:
         async with hub.sessions() as session, session.begin():
-            contact = await _contact(session, actor, contact_id)
-            invitation = Invitation(
-                firm_id=actor.firm_id,
-                contact_id=contact.id,
-                invited_by_id=actor.id,
+            contact = await contact_by_id(session, actor, contact_id)
+            invitation = _add_invitation(
+                session,
+                actor,
+                contact,
                 status="failed",
                 error=_reason(error)[:2000],
                 checked_at=utcnow(),
             )
-            session.add(invitation)
             contact.guest_state = "failed"
             record(
                 session,
@@ -280,13 +282,13 @@ async def invite_contact(
         raise _external(error, name) from error
 
     async with hub.sessions() as session, session.begin():
-        contact = await _contact(session, actor, contact_id)
+        contact = await contact_by_id(session, actor, contact_id)
         now = utcnow()
         if sent is not None:
-            invitation = Invitation(
-                firm_id=actor.firm_id,
-                contact_id=contact.id,
-                invited_by_id=actor.id,
+            invitation = _add_invitation(
+                session,
+                actor,
+                contact,
                 graph_invitation_id=sent.id,
                 graph_user_id=sent.user_id,
                 redeem_url=sent.redeem_url,
@@ -294,7 +296,6 @@ async def invite_contact(
                 created_at=now,
                 checked_at=now,
             )
-            session.add(invitation)
             contact.guest_state = "invited"
             outcome = "invited"
             if sent.status == "Completed" and sent.user_id:
@@ -312,16 +313,15 @@ async def invite_contact(
                 invitation = latest  # our own invitation, still waiting: nothing new to send
                 invitation.checked_at = now
             else:
-                invitation = Invitation(
-                    firm_id=actor.firm_id,
-                    contact_id=contact.id,
-                    invited_by_id=actor.id,
+                invitation = _add_invitation(
+                    session,
+                    actor,
+                    contact,
                     graph_user_id=found.id,
                     status="pending",
                     created_at=now,
                     checked_at=now,
                 )
-                session.add(invitation)
             if found.accepted:
                 _accept(contact, invitation, found.id)
                 outcome = "already_guest"
@@ -421,7 +421,7 @@ async def refresh_invitation(hub: Hub, actor: Actor, invitation_id: int) -> Invi
         )
         if invitation is None:
             raise NotFound(f"no invitation {invitation_id}", key="invitations.none")
-        contact = await _contact(session, actor, invitation.contact_id)
+        contact = await contact_by_id(session, actor, invitation.contact_id)
         await _require_invite(session, actor, contact, None)
         firm = await session.get(Firm, actor.firm_id)
         assert firm is not None
@@ -448,7 +448,7 @@ async def refresh_invitation(hub: Hub, actor: Actor, invitation_id: int) -> Invi
         ) from error
     async with hub.sessions() as session, session.begin():
         invitation = await session.get(Invitation, invitation_id, with_for_update=True)
-        contact = await _contact(session, actor, contact.id)
+        contact = await contact_by_id(session, actor, contact.id)
         if invitation is None or invitation.firm_id != actor.firm_id:
             raise NotFound(f"no invitation {invitation_id}", key="invitations.none")
         changed = await _apply(
@@ -461,7 +461,7 @@ async def refresh_invitation(hub: Hub, actor: Actor, invitation_id: int) -> Invi
 async def refresh_contact(hub: Hub, actor: Actor, contact_id: int) -> InvitationView:
     """ "Check again" from a contact's page: refresh their latest invitation."""
     async with hub.sessions() as session:
-        contact = await _contact(session, actor, contact_id)
+        contact = await contact_by_id(session, actor, contact_id)
         latest = await _latest(session, contact)
         if latest is None:
             await _require_invite(session, actor, contact, None)

@@ -252,6 +252,16 @@ async def dossier_by_code(session: AsyncSession, actor: Actor, code: str) -> Dos
     return dossier
 
 
+async def contact_by_id(session: AsyncSession, actor: Actor, contact_id: int) -> Contact:
+    """The actor's firm's contact, or NotFound (whether or not another firm has that id)."""
+    contact = await session.scalar(
+        select(Contact).where(Contact.firm_id == actor.firm_id, Contact.id == contact_id)
+    )
+    if contact is None:
+        raise NotFound(f"no contact {contact_id} in firm {actor.firm_id}", key="contacts.none")
+    return contact
+
+
 async def _dossier_contacts(session: AsyncSession, dossier: Dossier) -> list[Contact]:
     rows = await session.scalars(
         select(Contact)

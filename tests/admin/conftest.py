@@ -13,6 +13,9 @@ from aiohttp.test_utils import TestClient
 from hub.app import build_app
 from hub.demo import DEMO_STAFF
 from hub.settings import Settings
+from tests.admin.browser import demo_server
+
+__all__ = ["demo_server"]  # the browser tests' `relais demo` fixture (tests/admin/browser.py)
 
 CLAIRE = DEMO_STAFF[0][0]  # administrator
 JAMES = DEMO_STAFF[3][0]  # collaborator, English

@@ -5,88 +5,25 @@ $RELAIS_SCREENSHOT_DIR (default /tmp)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from tests.admin.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    RELAIS,
-    SCREENSHOTS,
-    START_TIMEOUT,
-    _free_port,
-)
-from tests.conftest import require
+from tests.admin.browser import SCREENSHOTS, Demo, chromium, run_async, run_demo, sign_in
 from tests.fakes.smtp import FakeSmtp
 
 pytestmark = pytest.mark.browser
 
 
-class Demo:
-    def __init__(self, url: str, database_url: str) -> None:
-        self.url = url
-        self.database_url = database_url
-
-
 @pytest.fixture
 def demo_with_mail(tmp_path: Path, fake_smtp: FakeSmtp) -> Iterator[Demo]:
     """`relais demo` on a fresh SQLite file, sending its mail to ``fake_smtp``."""
-    port = _free_port()
-    database_url = f"sqlite+aiosqlite:///{tmp_path}/relais.db"
-    env = {
-        **os.environ,
-        "RELAIS_DATABASE_URL": database_url,
-        "RELAIS_DATA_DIR": str(tmp_path),
-        "RELAIS_SMTP_HOST": fake_smtp.host,
-        "RELAIS_SMTP_PORT": str(fake_smtp.port),
-    }
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [str(RELAIS), "demo", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"relais demo exited ({process.returncode}):\n{_read(tmp_path)}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"relais demo not healthy after {START_TIMEOUT}s:\n{_read(tmp_path)}")
-            time.sleep(0.2)  # polling a starting process, not waiting for an outcome
-        yield Demo(url, database_url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _read(tmp_path: Path) -> str:
-    return (tmp_path / "server.log").read_text(errors="replace")
+    smtp = {"RELAIS_SMTP_HOST": fake_smtp.host, "RELAIS_SMTP_PORT": str(fake_smtp.port)}
+    with run_demo(tmp_path, env=smtp) as demo:
+        yield demo
 
 
 def give_accesses(database_url: str, label: str, how_many: int) -> dict[str, int]:
@@ -138,9 +75,7 @@ def give_accesses(database_url: str, label: str, how_many: int) -> dict[str, int
         finally:
             await engine.dispose()
 
-    # Playwright's sync API keeps an event loop running in this thread: use another one.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
+    return run_async(run())
 
 
 def shot(page: Any, name: str) -> None:
@@ -150,171 +85,149 @@ def shot(page: Any, name: str) -> None:
 def test_add_edit_and_delete_applications_in_the_browser(
     demo_with_mail: Demo, fake_smtp: FakeSmtp
 ) -> None:
-    require(CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base = demo_with_mail.url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 860})
-            page.goto(f"{base}/admin/login")
-            page.get_by_role("button", name="Claire Durand").click()
-            expect(page.get_by_role("heading", level=1, name="Applications")).to_be_visible()
-            expect(page.get_by_text("Rien pour l'instant")).to_be_visible()
-            shot(page, "01-list-empty")
+    with chromium() as browser:
+        page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 860})
+        sign_in(page, "Claire Durand", at=f"{base}/admin/login")
+        expect(page.get_by_role("heading", level=1, name="Applications")).to_be_visible()
+        expect(page.get_by_text("Rien pour l'instant")).to_be_visible()
+        shot(page, "01-list-empty")
 
-            # Step 1: kind, application, its description and fields; Next only when valid.
-            page.get_by_role("link", name="Ajouter une application").click()
-            expect(
-                page.get_by_role("heading", level=1, name="Ajouter une application")
-            ).to_be_visible()
-            next_button = page.get_by_role("button", name="Suivant")
-            expect(next_button).to_be_disabled()
-            page.get_by_label("Partenaire").check()
-            page.get_by_role("combobox", name="Application").select_option(
-                label="Gestion juridique"
+        # Step 1: kind, application, its description and fields; Next only when valid.
+        page.get_by_role("link", name="Ajouter une application").click()
+        expect(page.get_by_role("heading", level=1, name="Ajouter une application")).to_be_visible()
+        next_button = page.get_by_role("button", name="Suivant")
+        expect(next_button).to_be_disabled()
+        page.get_by_label("Partenaire").check()
+        page.get_by_role("combobox", name="Application").select_option(label="Gestion juridique")
+        expect(page.get_by_text("Approbation des comptes, assemblées et registres")).to_be_visible()
+        expect(next_button).to_be_disabled()
+        page.get_by_label("Identifiant de la clé d'API").fill("KEY-123")
+        page.get_by_label("Secret de la clé d'API").fill("s3cret-never-shown")
+        page.get_by_label("URL de l'API").fill("https://api.example.test/v1")
+        page.get_by_label("Code SIC").select_option("SIC-75001")
+        page.get_by_label("Domaine juridique").fill("ab")
+        expect(next_button).to_be_disabled()  # the pattern wants 3 to 40 characters
+        page.get_by_label("Domaine juridique").fill("cabinet-durand")
+        expect(next_button).to_be_enabled()
+        shot(page, "02-definition")
+        next_button.click()
+
+        # Step 2: search with 3 letters, page 2, tick the page, apply to all.
+        expect(
+            page.get_by_role("heading", name="Sélection des dossiers client", level=2)
+        ).to_be_visible()
+        count = page.locator("#selected-count")
+        expect(count).to_have_text("Aucun dossier sélectionné")
+        page.get_by_role("searchbox").fill("sas")
+        page.get_by_role("button", name="Rechercher").click()
+        expect(page.get_by_text("1–50 sur 72")).to_be_visible()
+        page.get_by_role("button", name="Page 2", exact=True).click()
+        expect(page.get_by_text("51–72 sur 72")).to_be_visible()
+        expect(page.locator("input[name=pick]")).to_have_count(22)
+        page.get_by_label("Sélectionner tous les dossiers de la page").check()
+        expect(count).to_have_text("22 dossiers sélectionnés")
+        shot(page, "03-dossiers-page-ticked")
+        page.get_by_role("button", name="Appliquer à tous").click()
+        expect(count).to_have_text("72 dossiers sélectionnés")
+        expect(page.get_by_text("(tous les dossiers correspondant à « sas »)")).to_be_visible()
+        shot(page, "04-dossiers-all")
+        page.get_by_role("button", name="Suivant").click()
+
+        # Step 3: the summary, then Validate.
+        expect(
+            page.get_by_text("L'application sera immédiatement associée à 72 dossiers client.")
+        ).to_be_visible()
+        expect(page.get_by_text("sécurisée par la clé d'API KEY-123")).to_be_visible()
+        expect(page.locator(".dossier-list li")).to_have_count(50)
+        shot(page, "05-summary")
+        page.get_by_role("button", name="Valider").click()
+
+        expect(page).to_have_url(f"{base}/admin/applications")
+        expect(
+            page.get_by_text(
+                "Gestion juridique a été ajoutée au cabinet et associée à 72 dossiers."
             )
-            expect(
-                page.get_by_text("Approbation des comptes, assemblées et registres")
-            ).to_be_visible()
-            expect(next_button).to_be_disabled()
-            page.get_by_label("Identifiant de la clé d'API").fill("KEY-123")
-            page.get_by_label("Secret de la clé d'API").fill("s3cret-never-shown")
-            page.get_by_label("URL de l'API").fill("https://api.example.test/v1")
-            page.get_by_label("Code SIC").select_option("SIC-75001")
-            page.get_by_label("Domaine juridique").fill("ab")
-            expect(next_button).to_be_disabled()  # the pattern wants 3 to 40 characters
-            page.get_by_label("Domaine juridique").fill("cabinet-durand")
-            expect(next_button).to_be_enabled()
-            shot(page, "02-definition")
-            next_button.click()
+        ).to_be_visible()
+        row = page.get_by_role("row", name="Gestion juridique")
+        expect(row).to_contain_text("KEY-123")
+        expect(row).to_contain_text("72 dossiers")
+        expect(page.locator("body")).not_to_contain_text("s3cret-never-shown")
+        shot(page, "06-list-added")
 
-            # Step 2: search with 3 letters, page 2, tick the page, apply to all.
-            expect(
-                page.get_by_role("heading", name="Sélection des dossiers client", level=2)
-            ).to_be_visible()
-            count = page.locator("#selected-count")
-            expect(count).to_have_text("Aucun dossier sélectionné")
-            page.get_by_role("searchbox").fill("sas")
-            page.get_by_role("button", name="Rechercher").click()
-            expect(page.get_by_text("1–50 sur 72")).to_be_visible()
-            page.get_by_role("button", name="Page 2", exact=True).click()
-            expect(page.get_by_text("51–72 sur 72")).to_be_visible()
-            expect(page.locator("input[name=pick]")).to_have_count(22)
-            page.get_by_label("Sélectionner tous les dossiers de la page").check()
-            expect(count).to_have_text("22 dossiers sélectionnés")
-            shot(page, "03-dossiers-page-ticked")
-            page.get_by_role("button", name="Appliquer à tous").click()
-            expect(count).to_have_text("72 dossiers sélectionnés")
-            expect(page.get_by_text("(tous les dossiers correspondant à « sas »)")).to_be_visible()
-            shot(page, "04-dossiers-all")
-            page.get_by_role("button", name="Suivant").click()
+        # Edit: the secret is said to be stored, never shown; an empty field keeps it.
+        page.get_by_role("link", name="Modifier Gestion juridique").click()
+        expect(page.get_by_text("Un secret est enregistré.")).to_be_visible()
+        expect(page.get_by_label("Secret de la clé d'API")).to_have_value("")
+        page.get_by_label("Identifiant de la clé d'API").fill("KEY-456")
+        page.get_by_label("Activer par défaut").check()
+        shot(page, "07-edit")
+        page.get_by_role("button", name="Enregistrer").click()
+        expect(
+            page.get_by_text("Les paramètres de Gestion juridique ont été enregistrés.")
+        ).to_be_visible()
+        expect(page.get_by_role("row", name="Gestion juridique")).to_contain_text("KEY-456")
 
-            # Step 3: the summary, then Validate.
-            expect(
-                page.get_by_text("L'application sera immédiatement associée à 72 dossiers client.")
-            ).to_be_visible()
-            expect(page.get_by_text("sécurisée par la clé d'API KEY-123")).to_be_visible()
-            expect(page.locator(".dossier-list li")).to_have_count(50)
-            shot(page, "05-summary")
-            page.get_by_role("button", name="Valider").click()
+        # A platform application: no dossier step, straight to the summary.
+        page.get_by_role("link", name="Ajouter Consultation").click()
+        expect(page.get_by_text("Accès en lecture seule aux comptes")).to_be_visible()
+        page.get_by_role("button", name="Suivant").click()
+        expect(page.get_by_text("Sans objet pour cette application")).to_be_visible()
+        expect(page.get_by_text("Cette application se propose à un interlocuteur")).to_be_visible()
+        shot(page, "08-summary-platform")
+        page.get_by_role("button", name="Valider").click()
+        expect(page.get_by_text("Consultation a été ajoutée au cabinet.")).to_be_visible()
 
-            expect(page).to_have_url(f"{base}/admin/applications")
-            expect(
-                page.get_by_text(
-                    "Gestion juridique a été ajoutée au cabinet et associée à 72 dossiers."
-                )
-            ).to_be_visible()
-            row = page.get_by_role("row", name="Gestion juridique")
-            expect(row).to_contain_text("KEY-123")
-            expect(row).to_contain_text("72 dossiers")
-            expect(page.locator("body")).not_to_contain_text("s3cret-never-shown")
-            shot(page, "06-list-added")
+        # Delete it: the page says beforehand what will happen, then the masters get mail.
+        masters = give_accesses(demo_with_mail.database_url, "Consultation", 6)
+        page.get_by_role("link", name="Supprimer Consultation").click()
+        expect(
+            page.get_by_text("6 accès d'interlocuteurs (site collaboratif et application mobile)")
+        ).to_be_visible()
+        expect(page.get_by_text(f"{len(masters)} maîtres de dossier concernés")).to_be_visible()
+        shot(page, "09-delete-confirm")
+        page.get_by_role("button", name="Supprimer l'application").click()
+        expect(page.get_by_text("Consultation a été supprimée du cabinet.")).to_be_visible()
+        expect(page.get_by_text("6 accès d'interlocuteurs ont été révoqués.")).to_be_visible()
+        expect(
+            page.get_by_text(f"{len(masters)} maîtres de dossier ont été prévenus par e-mail.")
+        ).to_be_visible()
+        expect(page.get_by_role("row", name="Consultation")).to_have_count(0)
+        shot(page, "10-deleted")
+        mails = fake_smtp.messages.wait_for(len(masters))
+        assert sorted(r for m in mails for r in m.rcpt_tos) == sorted(masters)
+        for mail in mails:
+            assert "Consultation" in mail.subject
+            assert mail.text.count("\n- ") == masters[mail.rcpt_tos[0]]
 
-            # Edit: the secret is said to be stored, never shown; an empty field keeps it.
-            page.get_by_role("link", name="Modifier Gestion juridique").click()
-            expect(page.get_by_text("Un secret est enregistré.")).to_be_visible()
-            expect(page.get_by_label("Secret de la clé d'API")).to_have_value("")
-            page.get_by_label("Identifiant de la clé d'API").fill("KEY-456")
-            page.get_by_label("Activer par défaut").check()
-            shot(page, "07-edit")
-            page.get_by_role("button", name="Enregistrer").click()
-            expect(
-                page.get_by_text("Les paramètres de Gestion juridique ont été enregistrés.")
-            ).to_be_visible()
-            expect(page.get_by_role("row", name="Gestion juridique")).to_contain_text("KEY-456")
-
-            # A platform application: no dossier step, straight to the summary.
-            page.get_by_role("link", name="Ajouter Consultation").click()
-            expect(page.get_by_text("Accès en lecture seule aux comptes")).to_be_visible()
-            page.get_by_role("button", name="Suivant").click()
-            expect(page.get_by_text("Sans objet pour cette application")).to_be_visible()
-            expect(
-                page.get_by_text("Cette application se propose à un interlocuteur")
-            ).to_be_visible()
-            shot(page, "08-summary-platform")
-            page.get_by_role("button", name="Valider").click()
-            expect(page.get_by_text("Consultation a été ajoutée au cabinet.")).to_be_visible()
-
-            # Delete it: the page says beforehand what will happen, then the masters get mail.
-            masters = give_accesses(demo_with_mail.database_url, "Consultation", 6)
-            page.get_by_role("link", name="Supprimer Consultation").click()
-            expect(
-                page.get_by_text(
-                    "6 accès d'interlocuteurs (site collaboratif et application mobile)"
-                )
-            ).to_be_visible()
-            expect(page.get_by_text(f"{len(masters)} maîtres de dossier concernés")).to_be_visible()
-            shot(page, "09-delete-confirm")
-            page.get_by_role("button", name="Supprimer l'application").click()
-            expect(page.get_by_text("Consultation a été supprimée du cabinet.")).to_be_visible()
-            expect(page.get_by_text("6 accès d'interlocuteurs ont été révoqués.")).to_be_visible()
-            expect(
-                page.get_by_text(f"{len(masters)} maîtres de dossier ont été prévenus par e-mail.")
-            ).to_be_visible()
-            expect(page.get_by_role("row", name="Consultation")).to_have_count(0)
-            shot(page, "10-deleted")
-            mails = fake_smtp.messages.wait_for(len(masters))
-            assert sorted(r for m in mails for r in m.rcpt_tos) == sorted(masters)
-            for mail in mails:
-                assert "Consultation" in mail.subject
-                assert mail.text.count("\n- ") == masters[mail.rcpt_tos[0]]
-
-            # The same wizard in English.
-            page.get_by_role("button", name="EN").click()
-            expect(page.get_by_role("heading", level=1, name="Applications")).to_be_visible()
-            page.get_by_role("link", name="Add an application").click()
-            page.get_by_label("Partner").check()
-            page.get_by_role("combobox", name="Application").select_option(
-                label="OCR Factures — Achats"
-            )
-            expect(page.get_by_text("Recognises purchase invoices")).to_be_visible()
-            expect(page.get_by_role("button", name="Next")).to_be_disabled()
-            shot(page, "11-definition-en")
-        finally:
-            browser.close()
+        # The same wizard in English.
+        page.get_by_role("button", name="EN").click()
+        expect(page.get_by_role("heading", level=1, name="Applications")).to_be_visible()
+        page.get_by_role("link", name="Add an application").click()
+        page.get_by_label("Partner").check()
+        page.get_by_role("combobox", name="Application").select_option(
+            label="OCR Factures — Achats"
+        )
+        expect(page.get_by_text("Recognises purchase invoices")).to_be_visible()
+        expect(page.get_by_role("button", name="Next")).to_be_disabled()
+        shot(page, "11-definition-en")
 
 
 def test_a_collaborator_sees_no_add_button(demo_with_mail: Demo) -> None:
-    require(CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="en-GB", viewport={"width": 1280, "height": 800})
-            page.goto(f"{demo_with_mail.url}/admin/login")
-            page.get_by_role("button", name="James Walker").click()
-            expect(page.get_by_role("heading", level=1, name="Applications")).to_be_visible()
-            expect(
-                page.get_by_text("Only the firm's administrators can add, edit or delete")
-            ).to_be_visible()
-            expect(page.get_by_role("link", name="Add an application")).to_have_count(0)
-            expect(page.get_by_role("link", name="Add", exact=True)).to_have_count(0)
-            shot(page, "12-collaborator-en")
-            response = page.goto(f"{demo_with_mail.url}/admin/applications/new")
-            assert response is not None and response.status == 403
-            expect(page.get_by_role("heading", name="Access refused")).to_be_visible()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(locale="en-GB", viewport={"width": 1280, "height": 800})
+        sign_in(page, "James Walker", at=f"{demo_with_mail.url}/admin/login")
+        expect(page.get_by_role("heading", level=1, name="Applications")).to_be_visible()
+        expect(
+            page.get_by_text("Only the firm's administrators can add, edit or delete")
+        ).to_be_visible()
+        expect(page.get_by_role("link", name="Add an application")).to_have_count(0)
+        expect(page.get_by_role("link", name="Add", exact=True)).to_have_count(0)
+        shot(page, "12-collaborator-en")
+        response = page.goto(f"{demo_with_mail.url}/admin/applications/new")
+        assert response is not None and response.status == 403
+        expect(page.get_by_role("heading", name="Access refused")).to_be_visible()

@@ -8,12 +8,7 @@ contact whose invitation is pending — and `relais demo` then serves it.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +20,7 @@ from hub.demo import seed
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Contact, ContactDossier, Dossier, StaffUser
-from tests.admin.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    RELAIS,
-    SCREENSHOTS,
-    START_TIMEOUT,
-    _free_port,
-    _read,
-)
-from tests.conftest import require
+from tests.admin.browser import SCREENSHOTS, chromium, database_url, run_demo, sign_in
 from tests.hub.test_portfolio import add_firm_applications
 
 pytestmark = pytest.mark.browser
@@ -85,133 +71,94 @@ async def _prepare(url: str) -> str:
 
 @pytest.fixture
 def demo_with_apps(tmp_path: Path) -> Iterator[Demo]:
-    database = f"sqlite+aiosqlite:///{tmp_path}/relais.db"
+    database = database_url(tmp_path)
     upgrade(database)
     not_james = asyncio.run(_prepare(database))
-    port = _free_port()
-    env = {**os.environ, "RELAIS_DATABASE_URL": database, "RELAIS_DATA_DIR": str(tmp_path)}
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [str(RELAIS), "demo", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"relais demo exited ({process.returncode}):\n{_read(tmp_path)}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"relais demo not healthy after {START_TIMEOUT}s:\n{_read(tmp_path)}")
-            time.sleep(0.2)  # polling a starting process, not waiting for an outcome
-        yield Demo(url, not_james)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with run_demo(tmp_path) as demo:
+        yield Demo(demo.url, not_james)
 
 
 def test_portfolio_dialog_switches_on_an_application_for_a_contact(demo_with_apps: Demo) -> None:
-    require(CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     base = demo_with_apps.url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 860})
-            page.goto(f"{base}/admin/login?next=/admin/portfolio")
-            page.get_by_role("button", name="Claire Durand").click()
-            expect(page.get_by_role("heading", level=1, name="Portefeuille")).to_be_visible()
+    with chromium() as browser:
+        page = browser.new_page(locale="fr-FR", viewport={"width": 1280, "height": 860})
+        sign_in(page, "Claire Durand", at=f"{base}/admin/login?next=/admin/portfolio")
+        expect(page.get_by_role("heading", level=1, name="Portefeuille")).to_be_visible()
 
-            page.get_by_role("link", name="Tous les dossiers du cabinet").click()
-            expect(
-                page.get_by_text("201 dossiers").or_(page.get_by_text("200 dossiers"))
-            ).to_be_visible()
-            search = page.get_by_role("searchbox", name="Rechercher un dossier")
-            search.fill("bl")
-            page.get_by_role("button", name="Rechercher").click()
-            expect(page.get_by_role("alert")).to_have_text(
-                "Saisissez au moins 3 caractères pour lancer la recherche."
-            )
-            search = page.get_by_role("searchbox", name="Rechercher un dossier")
-            search.fill("Fleuriste Blanc")
-            page.get_by_role("button", name="Rechercher").click()
-            row = page.locator(f'tr[data-code="{DOSSIER}"]')
-            expect(row).to_contain_text("Fleuriste Blanc du Marais SASU")
-            expect(row).to_contain_text("Opérationnel")
-            expect(row).to_contain_text("Aucune")
-            page.screenshot(path=str(SCREENSHOTS / "relais-portfolio.png"), full_page=True)
+        page.get_by_role("link", name="Tous les dossiers du cabinet").click()
+        expect(
+            page.get_by_text("201 dossiers").or_(page.get_by_text("200 dossiers"))
+        ).to_be_visible()
+        search = page.get_by_role("searchbox", name="Rechercher un dossier")
+        search.fill("bl")
+        page.get_by_role("button", name="Rechercher").click()
+        expect(page.get_by_role("alert")).to_have_text(
+            "Saisissez au moins 3 caractères pour lancer la recherche."
+        )
+        search = page.get_by_role("searchbox", name="Rechercher un dossier")
+        search.fill("Fleuriste Blanc")
+        page.get_by_role("button", name="Rechercher").click()
+        row = page.locator(f'tr[data-code="{DOSSIER}"]')
+        expect(row).to_contain_text("Fleuriste Blanc du Marais SASU")
+        expect(row).to_contain_text("Opérationnel")
+        expect(row).to_contain_text("Aucune")
+        page.screenshot(path=str(SCREENSHOTS / "relais-portfolio.png"), full_page=True)
 
-            row.get_by_role("link", name=f"Applications du dossier {DOSSIER}").click()
-            dialog = page.get_by_role("dialog")
-            expect(dialog).to_be_visible()
-            expect(dialog.get_by_role("heading", level=1)).to_contain_text(DOSSIER)
-            start = dialog.locator("li.app-item").filter(
-                has=page.get_by_role("switch", name="Start", exact=True)
-            )
-            expect(start.get_by_role("switch")).not_to_be_checked()
-            # A greyed contact: the reason is shown and the box cannot be ticked.
-            pending = start.get_by_role("checkbox", name=re.compile("Hélène Attente"))
-            expect(pending).to_be_disabled()
-            expect(start.locator(".contact-choice.is-greyed")).to_contain_text(
-                "invitation pas encore acceptée"
-            )
-            # Ticking the guest under an application that is off switches it on.
-            start.get_by_role("checkbox", name=re.compile("Julie Bernard")).check()
-            expect(start.get_by_role("switch")).to_be_checked()
-            dialog.get_by_role("switch", name="OCR Factures — Achats").check()
-            page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-dialog.png"))
-            dialog.get_by_role("button", name="Valider").click()
+        row.get_by_role("link", name=f"Applications du dossier {DOSSIER}").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_be_visible()
+        expect(dialog.get_by_role("heading", level=1)).to_contain_text(DOSSIER)
+        start = dialog.locator("li.app-item").filter(
+            has=page.get_by_role("switch", name="Start", exact=True)
+        )
+        expect(start.get_by_role("switch")).not_to_be_checked()
+        # A greyed contact: the reason is shown and the box cannot be ticked.
+        pending = start.get_by_role("checkbox", name=re.compile("Hélène Attente"))
+        expect(pending).to_be_disabled()
+        expect(start.locator(".contact-choice.is-greyed")).to_contain_text(
+            "invitation pas encore acceptée"
+        )
+        # Ticking the guest under an application that is off switches it on.
+        start.get_by_role("checkbox", name=re.compile("Julie Bernard")).check()
+        expect(start.get_by_role("switch")).to_be_checked()
+        dialog.get_by_role("switch", name="OCR Factures — Achats").check()
+        page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-dialog.png"))
+        dialog.get_by_role("button", name="Valider").click()
 
-            expect(page.get_by_role("status").filter(has_text="enregistrées")).to_have_text(
-                f"Les applications du dossier {DOSSIER} sont enregistrées."
-            )
-            expect(page.locator(f'tr[data-code="{DOSSIER}"]')).to_contain_text("2 applications")
-            page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-saved.png"), full_page=True)
+        expect(page.get_by_role("status").filter(has_text="enregistrées")).to_have_text(
+            f"Les applications du dossier {DOSSIER} sont enregistrées."
+        )
+        expect(page.locator(f'tr[data-code="{DOSSIER}"]')).to_contain_text("2 applications")
+        page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-saved.png"), full_page=True)
 
-            # Opened again, the choices are there.
-            page.locator(f'tr[data-code="{DOSSIER}"]').get_by_role("link").click()
-            start = (
-                page.get_by_role("dialog")
-                .locator("li.app-item")
-                .filter(has=page.get_by_role("switch", name="Start", exact=True))
-            )
-            expect(start.get_by_role("switch")).to_be_checked()
-            expect(start.get_by_role("checkbox", name=re.compile("Julie Bernard"))).to_be_checked()
-            page.get_by_role("dialog").get_by_role("link", name="Annuler").click()
-            expect(page.get_by_role("dialog")).to_be_hidden()
+        # Opened again, the choices are there.
+        page.locator(f'tr[data-code="{DOSSIER}"]').get_by_role("link").click()
+        start = (
+            page.get_by_role("dialog")
+            .locator("li.app-item")
+            .filter(has=page.get_by_role("switch", name="Start", exact=True))
+        )
+        expect(start.get_by_role("switch")).to_be_checked()
+        expect(start.get_by_role("checkbox", name=re.compile("Julie Bernard"))).to_be_checked()
+        page.get_by_role("dialog").get_by_role("link", name="Annuler").click()
+        expect(page.get_by_role("dialog")).to_be_hidden()
 
-            # A collaborator on a dossier that is not theirs: read only, in English.
-            page.get_by_role("button", name="Se déconnecter").click()
-            page.goto(f"{base}/admin/login?next=/admin/dossiers")
-            page.get_by_role("button", name="James Walker").click()
-            expect(page.get_by_role("heading", level=1, name="Dossiers")).to_be_visible()
-            page.get_by_role("button", name="EN").click()  # the session kept Claire's French
-            expect(page.locator("html")).to_have_attribute("lang", "en")
-            page.get_by_role("searchbox", name="Search dossiers").fill(demo_with_apps.not_james)
-            page.get_by_role("button", name="Search").click()
-            page.get_by_role(
-                "link", name=f"Propose a service for dossier {demo_with_apps.not_james}"
-            ).click()
-            dialog = page.get_by_role("dialog")
-            expect(dialog.get_by_text("Read only")).to_be_visible()
-            for switch in dialog.get_by_role("switch").all():
-                expect(switch).to_be_disabled()
-            expect(dialog.get_by_role("button", name="Save")).to_have_count(0)
-            page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-readonly-en.png"))
-        finally:
-            browser.close()
+        # A collaborator on a dossier that is not theirs: read only, in English.
+        page.get_by_role("button", name="Se déconnecter").click()
+        sign_in(page, "James Walker", at=f"{base}/admin/login?next=/admin/dossiers")
+        expect(page.get_by_role("heading", level=1, name="Dossiers")).to_be_visible()
+        page.get_by_role("button", name="EN").click()  # the session kept Claire's French
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.get_by_role("searchbox", name="Search dossiers").fill(demo_with_apps.not_james)
+        page.get_by_role("button", name="Search").click()
+        page.get_by_role(
+            "link", name=f"Propose a service for dossier {demo_with_apps.not_james}"
+        ).click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog.get_by_text("Read only")).to_be_visible()
+        for switch in dialog.get_by_role("switch").all():
+            expect(switch).to_be_disabled()
+        expect(dialog.get_by_role("button", name="Save")).to_have_count(0)
+        page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-readonly-en.png"))

@@ -29,6 +29,19 @@ CLIENT_ID = "client-app"
 SECRET = "s3cret"
 
 
+def _msal_app(
+    fake_entra: FakeEntra, tenant: str, secret: str = SECRET
+) -> msal.ConfidentialClientApplication:
+    """Relais' confidential client (CLIENT_ID) against the fake Entra's ``tenant`` authority."""
+    return msal.ConfidentialClientApplication(
+        CLIENT_ID,
+        client_credential=secret,
+        authority=fake_entra.authority(tenant),
+        validate_authority=False,
+        instance_discovery=False,
+    )
+
+
 def _jwks_key(jwks_url: str, token: str) -> object:
     return jwt.PyJWKClient(jwks_url).get_signing_key_from_jwt(token).key
 
@@ -93,13 +106,7 @@ def test_bot_connector_can_fail_and_serve_members(fake_bot_connector: FakeBotCon
 
 def test_entra_client_credentials_with_msal(fake_entra: FakeEntra) -> None:
     fake_entra.add_client(CLIENT_ID, SECRET)
-    app = msal.ConfidentialClientApplication(
-        CLIENT_ID,
-        client_credential=SECRET,
-        authority=fake_entra.authority("botframework.com"),
-        validate_authority=False,
-        instance_discovery=False,
-    )
+    app = _msal_app(fake_entra, "botframework.com")
     result = app.acquire_token_for_client(scopes=["https://api.botframework.com/.default"])
     token = result["access_token"]
     jwks = json.loads(
@@ -127,24 +134,12 @@ def test_entra_client_credentials_with_msal(fake_entra: FakeEntra) -> None:
 
 def test_entra_refuses_bad_secret_and_unconsented_tenant(fake_entra: FakeEntra) -> None:
     fake_entra.add_client(CLIENT_ID, SECRET)
-    wrong = msal.ConfidentialClientApplication(
-        CLIENT_ID,
-        client_credential="nope",
-        authority=fake_entra.authority(TENANT),
-        validate_authority=False,
-        instance_discovery=False,
-    )
+    wrong = _msal_app(fake_entra, TENANT, secret="nope")
     assert (
         wrong.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])["error"]
         == "invalid_client"
     )
-    right = msal.ConfidentialClientApplication(
-        CLIENT_ID,
-        client_credential=SECRET,
-        authority=fake_entra.authority(TENANT),
-        validate_authority=False,
-        instance_discovery=False,
-    )
+    right = _msal_app(fake_entra, TENANT)
     refused = right.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
     assert (
         refused["error"] == "unauthorized_client" and "AADSTS700016" in refused["error_description"]
@@ -154,13 +149,7 @@ def test_entra_refuses_bad_secret_and_unconsented_tenant(fake_entra: FakeEntra) 
 def test_entra_graph_invitation_needs_consent(fake_entra: FakeEntra) -> None:
     fake_entra.add_client(CLIENT_ID, SECRET)
     fake_entra.consent(TENANT, CLIENT_ID, roles=("User.Read.All",))
-    app = msal.ConfidentialClientApplication(
-        CLIENT_ID,
-        client_credential=SECRET,
-        authority=fake_entra.authority(TENANT),
-        validate_authority=False,
-        instance_discovery=False,
-    )
+    app = _msal_app(fake_entra, TENANT)
     token = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])[
         "access_token"
     ]
@@ -171,13 +160,7 @@ def test_entra_graph_invitation_needs_consent(fake_entra: FakeEntra) -> None:
         assert denied.json()["error"]["code"] == "Authorization_RequestDenied"
 
     fake_entra.consent(TENANT, CLIENT_ID)  # the admin grants User.Invite.All too
-    app = msal.ConfidentialClientApplication(
-        CLIENT_ID,
-        client_credential=SECRET,
-        authority=fake_entra.authority(TENANT),
-        validate_authority=False,
-        instance_discovery=False,
-    )
+    app = _msal_app(fake_entra, TENANT)
     token = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])[
         "access_token"
     ]
@@ -210,13 +193,7 @@ def test_entra_graph_invitation_needs_consent(fake_entra: FakeEntra) -> None:
 def test_entra_oidc_auth_code_flow_with_msal(fake_entra: FakeEntra) -> None:
     fake_entra.add_client(CLIENT_ID, SECRET)
     fake_entra.sign_in_as(TENANT, "oid-claire", "Claire Durand", "claire@durand.fr")
-    app = msal.ConfidentialClientApplication(
-        CLIENT_ID,
-        client_credential=SECRET,
-        authority=fake_entra.authority("organizations"),
-        validate_authority=False,
-        instance_discovery=False,
-    )
+    app = _msal_app(fake_entra, "organizations")
     flow = app.initiate_auth_code_flow(
         ["User.Read"], redirect_uri="http://127.0.0.1/cb", response_mode="form_post"
     )
