@@ -91,8 +91,13 @@ def menu(table: CommandTable) -> list[dict[str, tuple[str, str]]]:
     ]
 
 
+STAFF = frozenset({"staff"})
+
+
 def default_commands() -> CommandTable:
     """Help comes first: it is the word the unknown-command card and the welcome card offer."""
+    from bot.offering import invite_command, propose_command  # they build on this module
+
     return CommandTable(
         [
             Command(
@@ -100,6 +105,18 @@ def default_commands() -> CommandTable:
                 "command.help",
                 show_help,
                 aliases=("?", "menu", "aides"),
+            ),
+            Command(
+                {"en": "invite", "fr": "inviter"},
+                "command.invite",
+                invite_command,
+                audience=STAFF,
+            ),
+            Command(
+                {"en": "propose", "fr": "proposer"},
+                "command.propose",
+                propose_command,
+                audience=STAFF,
             ),
         ]
     )

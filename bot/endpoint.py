@@ -15,10 +15,14 @@ from botbuilder.core import ConversationState, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 
 from bot import cards
+from bot.actions import BotServices
 from bot.attachments import FileIntake
 from bot.auth import build_authentication
 from bot.commands import card_activity, default_commands
 from bot.handler import RelaisBot
+from bot.offering import default_actions
+from bot.proactive import ProactiveSender
+from bot.search import default_searches
 from bot.state import DatabaseStorage
 from hub.context import HUB, SESSIONS, SETTINGS
 from hub.i18n import Translator
@@ -27,6 +31,8 @@ log = logging.getLogger("relais.bot")
 
 ADAPTER = web.AppKey("bot_adapter", CloudAdapter)
 BOT = web.AppKey("bot", RelaisBot)
+# The proactive sender and the use-cases, for tests that swap the sender's clock or sleep.
+SERVICES = web.AppKey("bot_services", BotServices)
 
 
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
@@ -48,8 +54,24 @@ async def _bot(app: web.Application) -> AsyncIterator[None]:
     app[ADAPTER] = adapter
     # Teams' file links are https; the demo's local fakes serve plain http.
     intake = FileIntake(app[HUB], state, allow_http=settings.demo)
+    panel_url = f"{settings.base_url}/admin/"
+    # The Teams app's id is the bot's (manifest/build.py); without one (demo) nothing is installed.
+    services = BotServices(
+        hub=app[HUB],
+        sender=ProactiveSender(adapter, settings.bot_app_id),
+        teams_app_id=settings.bot_app_id,
+        panel_url=panel_url,
+    )
+    app[SERVICES] = services
     app[BOT] = RelaisBot(
-        app[SESSIONS], state, default_commands(), f"{settings.base_url}/admin/", intake
+        app[SESSIONS],
+        state,
+        default_commands(),
+        panel_url,
+        intake,
+        actions=default_actions(),
+        searches=default_searches(),
+        services=services,
     )
     yield
     await authentication.close()

@@ -334,6 +334,23 @@ class GraphClient:
             status=str(answer.get("status") or ""),
         )
 
+    async def install_app_for_user(self, tenant: str, user_id: str, teams_app_id: str) -> bool:
+        """``POST /users/{id}/teamwork/installedApps``: install the Teams app (the bot) in the
+        user's personal scope, so that the bot may start a chat with them. True when installed
+        now, False when it already was (Graph answers 409 Conflict)."""
+        body = {
+            "teamsApp@odata.bind": f"{self.config.graph_url}/appCatalogs/teamsApps/{teams_app_id}"
+        }
+        try:
+            await self.request(
+                tenant, "POST", f"/users/{user_id}/teamwork/installedApps", json=body
+            )
+        except GraphError as error:
+            if error.status == 409:
+                return False
+            raise
+        return True
+
     async def get_invitation_user(self, tenant: str, user_id: str) -> GraphUser:
         """The invited user, with ``externalUserState`` (PendingAcceptance / Accepted)."""
         answer = await self.request(

@@ -66,7 +66,7 @@ class FakeBotConnector(Fake):
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._members: dict[str, list[dict[str, Any]]] = {}
-        self._failures: list[tuple[int, dict[str, Any]]] = []
+        self._failures: list[tuple[int, dict[str, Any], str | None]] = []
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create_conversation)
         app.router.add_post("/v3/conversations/{conversation}/activities", self._send)
@@ -122,11 +122,22 @@ class FakeBotConnector(Fake):
         with self._lock:
             self._members.setdefault(conversation_id, []).append(member)
 
-    def fail_next(self, status: int = 500, body: dict[str, Any] | None = None) -> None:
-        """The next activity call answers ``status`` (queued: call several times for several)."""
+    def fail_next(
+        self,
+        status: int = 500,
+        body: dict[str, Any] | None = None,
+        *,
+        retry_after: str | None = None,
+    ) -> None:
+        """The next activity call answers ``status`` (queued: call several times for several),
+        with a ``Retry-After`` header when given (Teams throttling answers 429 with one)."""
         with self._lock:
             self._failures.append(
-                (status, body or {"error": {"code": "ServiceError", "message": "fake failure"}})
+                (
+                    status,
+                    body or {"error": {"code": "ServiceError", "message": "fake failure"}},
+                    retry_after,
+                )
             )
 
     # -- handlers (server thread)
@@ -139,8 +150,11 @@ class FakeBotConnector(Fake):
         with self._lock:
             if not self._failures:
                 return None
-            status, body = self._failures.pop(0)
-        return web.json_response(body, status=status)
+            status, body, retry_after = self._failures.pop(0)
+        response = web.json_response(body, status=status)
+        if retry_after is not None:
+            response.headers["Retry-After"] = retry_after
+        return response
 
     async def _record(self, request: web.Request, kind: str) -> ConnectorCall:
         body: dict[str, Any] = {}

@@ -32,6 +32,10 @@ Graph routes (bearer token from this fake, ``aud`` ``https://graph.microsoft.com
   ``status`` ``PendingAcceptance`` until :meth:`accept_invitation`
 * ``GET /v1.0/users/{id or userPrincipalName or mail}`` (needs ``User.Read.All``)
 * ``GET /v1.0/users?$filter=mail eq '…' or otherMails/any(m:m eq '…')`` (needs ``User.Read.All``)
+* ``POST /v1.0/users/{id}/teamwork/installedApps`` (needs
+  ``TeamsAppInstallation.ReadWriteForUser.All``): installs the Teams app bound by
+  ``teamsApp@odata.bind`` for a user of the tenant (201), 409 when it is installed already, 404
+  for an unknown user; installations are in :attr:`FakeEntra.installed_apps` ``(tid, user, app)``
 
 :meth:`graph_fail_next` queues an error answer (optionally with ``Retry-After``, optionally only
 for one path) for the next matching Graph call.
@@ -67,6 +71,7 @@ BOTFRAMEWORK_TENANT = "botframework.com"
 BOTFRAMEWORK_TENANT_ID = "d6d49420-f39b-4df7-a1dc-d59a935871db"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 DEFAULT_GRAPH_ROLES = ("User.Invite.All", "User.Read.All")
+INSTALL_ROLE = "TeamsAppInstallation.ReadWriteForUser.All"
 TOKEN_LIFETIME = 3599
 
 
@@ -160,6 +165,7 @@ class FakeEntra(Fake):
         )
         self.admin_consent_requests: Recorder[dict[str, str]] = Recorder()
         self._serial = itertools.count(1)
+        self.installed_apps: list[tuple[str, str, str]] = []  # (tenant, user id, teams app id)
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
@@ -168,6 +174,7 @@ class FakeEntra(Fake):
         r.add_get("/common/discovery/instance", self._instance_discovery)
         r.add_get("/v1.0/users", self._graph_list_users)
         r.add_get("/v1.0/users/{user}", self._graph_get_user)
+        r.add_post("/v1.0/users/{user}/teamwork/installedApps", self._graph_install_app)
         r.add_post("/v1.0/invitations", self._graph_invite)
         r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid_v2)
         r.add_get("/{tenant}/.well-known/openid-configuration", self._openid_v1)
@@ -701,6 +708,43 @@ class FakeEntra(Fake):
                 tid,
                 request.headers.get("Authorization"),
                 {},
+                response.status,
+            )
+        )
+        return response
+
+    _APP_BIND = re.compile(r"/appCatalogs/teamsApps/([^/]+)$")
+
+    async def _graph_install_app(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else {}
+        claims, response = self._graph_token(request, INSTALL_ROLE)
+        tid = str(claims.get("tid")) if claims else None
+        response = response or self._graph_failure(request.path)
+        if response is None:
+            user_id = request.match_info["user"]
+            bound = self._APP_BIND.search(str(body.get("teamsApp@odata.bind", "")))
+            with self._lock:
+                known = user_id in self._users.get(str(tid), {})
+                installed = bound is not None and any(
+                    i == (tid, user_id, bound.group(1)) for i in self.installed_apps
+                )
+                if known and bound is not None and not installed:
+                    self.installed_apps.append((str(tid), user_id, bound.group(1)))
+            if bound is None:
+                response = _graph_error(400, "BadRequest", "teamsApp@odata.bind is missing.")
+            elif not known:
+                response = _graph_error(404, "NotFound", f"User '{user_id}' was not found.")
+            elif installed:
+                response = _graph_error(409, "Conflict", "The app is already installed.")
+            else:
+                response = web.Response(status=201)
+        self.graph_calls.append(
+            GraphCall(
+                request.method,
+                request.path,
+                tid,
+                request.headers.get("Authorization"),
+                body,
                 response.status,
             )
         )

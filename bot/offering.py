@@ -1,0 +1,302 @@
+"""Inviting contacts and proposing services from Teams (seed 003 §5, DESIGN.md workflows 5–6):
+the ``invite`` and ``propose`` commands, the verbs of their cards, and the offers' answers.
+
+Every decision is a ``hub/`` use-case (rights, one transaction, audit); this module reads the
+card's inputs, calls them, reaches people in Teams and picks the card to show.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.actions import (
+    CONTACTS,
+    SERVICES,
+    ActionTable,
+    ActionTurn,
+    BotServices,
+    CardAction,
+    reason_text,
+)
+from bot.cards import invite as invite_cards
+from bot.cards import offer as offer_cards
+from bot.cards import propose as propose_cards
+from bot.cards.base import Card
+from bot.cards.execute import refused_card
+from bot.commands import Turn, card_activity
+from bot.proactive import Unreachable
+from hub import conversations
+from hub.directory import create_contact
+from hub.errors import ConsentMissing, InvalidInput, RelaisError
+from hub.i18n import Translator
+from hub.invitations import invite_contact, refresh_invitation
+from hub.offers import (
+    Offer,
+    actionable_dossiers,
+    answer_offer,
+    dossier_contacts,
+    install_for_contact,
+    offer_unreachable,
+    proposable,
+    propose,
+    remember_contact_conversation,
+    remember_offer_message,
+)
+
+log = logging.getLogger("relais.bot.offering")
+
+STATIC_DOSSIERS = 10  # static choices beside the typeahead (the most recent dossiers)
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+async def _recent(services: BotServices, turn_actor: Any) -> list[tuple[str, str]]:
+    found = await actionable_dossiers(services.hub, turn_actor, limit=STATIC_DOSSIERS)
+    return [(d.code, d.name) for d in found]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+async def invite_command(turn: Turn) -> None:
+    services: BotServices = turn.context.turn_state[SERVICES]
+    try:
+        dossiers = await _recent(services, turn.actor)
+    except RelaisError as error:
+        await turn.send_card(refused_card(turn.t, turn.lang, reason_text(turn.t, error)))
+        return
+    if not dossiers:
+        await turn.send_card(refused_card(turn.t, turn.lang, turn.t("offers.no_dossier")))
+        return
+    values = {"dossier": turn.args.split()[0]} if turn.args else {}
+    await turn.send_card(invite_cards.invite_form_card(turn.t, turn.lang, dossiers, values))
+
+
+async def propose_command(turn: Turn) -> None:
+    """``propose`` asks for the dossier; ``propose CEGID001`` goes straight to its contacts."""
+    services: BotServices = turn.context.turn_state[SERVICES]
+    try:
+        if turn.args:
+            found = await dossier_contacts(services.hub, turn.actor, turn.args.split()[0])
+            card = propose_cards.choose_contact_card(turn.t, turn.lang, found)
+        elif dossiers := await _recent(services, turn.actor):
+            card = propose_cards.choose_dossier_card(turn.t, turn.lang, dossiers)
+        else:
+            card = refused_card(turn.t, turn.lang, turn.t("offers.no_dossier"))
+    except RelaisError as error:
+        card = refused_card(turn.t, turn.lang, reason_text(turn.t, error))
+    await turn.send_card(card)
+
+
+# --------------------------------------------------------------------------- invite verbs
+
+
+async def invite_send(turn: ActionTurn) -> Card:
+    values = {name: turn.text(name) for name in invite_cards.FIELDS}
+    errors = {
+        name: turn.t(f"invite.field.{name}_missing") for name, value in values.items() if not value
+    }
+    if errors:
+        dossiers = await _recent(turn.services, turn.actor)
+        return invite_cards.invite_form_card(turn.t, turn.lang, dossiers, values, errors)
+    try:
+        contact = await create_contact(
+            turn.hub,
+            turn.actor,
+            values["first_name"],
+            values["last_name"],
+            values["email"],
+            values["dossier"],
+        )
+        view = await invite_contact(turn.hub, turn.actor, contact.id, values["dossier"])
+    except InvalidInput as error:
+        dossiers = await _recent(turn.services, turn.actor)
+        field = error.field if error.field in invite_cards.FIELDS else ""
+        reason = reason_text(turn.t, error)
+        return invite_cards.invite_form_card(
+            turn.t,
+            turn.lang,
+            dossiers,
+            values,
+            {field: reason} if field else {},
+            notice="" if field else reason,
+        )
+    except ConsentMissing as error:
+        return invite_cards.consent_card(
+            turn.t,
+            turn.lang,
+            str(error.params.get("contact") or f"{values['first_name']} {values['last_name']}"),
+            str(error.params.get("link") or f"{turn.services.panel_url}tenant"),
+            values,
+        )
+    return invite_cards.invite_result_card(turn.t, turn.lang, view, values["dossier"])
+
+
+async def invite_check(turn: ActionTurn) -> Card:
+    invitation = _int(turn.data.get("invitation"))
+    if invitation is None:
+        raise InvalidInput("no invitation id", key="invitations.none")
+    view = await refresh_invitation(turn.hub, turn.actor, invitation)
+    return invite_cards.invite_result_card(turn.t, turn.lang, view, turn.text("dossier"))
+
+
+async def invite_open(turn: ActionTurn) -> Card:
+    """ "Invite first" from the propose card: the invite form, filled in."""
+    values = {name: turn.text(name) for name in invite_cards.FIELDS}
+    dossiers = await _recent(turn.services, turn.actor)
+    return invite_cards.invite_form_card(turn.t, turn.lang, dossiers, values)
+
+
+# --------------------------------------------------------------------------- propose verbs
+
+
+async def propose_contacts(turn: ActionTurn) -> Card:
+    code = turn.text("dossier")
+    if not code:
+        dossiers = await _recent(turn.services, turn.actor)
+        return propose_cards.choose_dossier_card(
+            turn.t, turn.lang, dossiers, turn.t("invite.field.dossier_missing")
+        )
+    found = await dossier_contacts(turn.hub, turn.actor, code)
+    return propose_cards.choose_contact_card(turn.t, turn.lang, found)
+
+
+async def _apps_card(turn: ActionTurn, code: str, contact_id: int | None, notice: str = "") -> Card:
+    contact = None
+    if contact_id is not None:
+        found = await dossier_contacts(turn.hub, turn.actor, code)
+        chosen = next((c for c in found.eligible if c.id == contact_id), None)
+        if chosen is None:
+            return propose_cards.choose_contact_card(turn.t, turn.lang, found)
+        contact = (chosen.id, chosen.name)
+    apps = await proposable(turn.hub, turn.actor, code, contact_id, turn.lang)
+    return propose_cards.choose_apps_card(turn.t, turn.lang, code, contact, apps, notice)
+
+
+async def propose_apps(turn: ActionTurn) -> Card:
+    raw = turn.text("contact")
+    contact_id = None if raw in ("", propose_cards.NO_CONTACT) else _int(raw)
+    return await _apps_card(turn, turn.text("dossier"), contact_id)
+
+
+async def propose_send(turn: ActionTurn) -> Card:
+    code = turn.text("dossier")
+    raw = turn.text("contact")
+    contact_id = None if raw in ("", propose_cards.NO_CONTACT) else _int(raw)
+    chosen = [
+        app_id
+        for key, value in turn.data.items()
+        if key.startswith(propose_cards.APP_INPUT)
+        and str(value).lower() == "true"
+        and (app_id := _int(key[len(propose_cards.APP_INPUT) :])) is not None
+    ]
+    if not chosen:
+        return await _apps_card(turn, code, contact_id, turn.t("offers.none_chosen"))
+    proposal = await propose(turn.hub, turn.actor, code, contact_id, chosen)
+    unreachable = [o.application for o in proposal.offers if not await _deliver(turn, o)]
+    contact_name = proposal.offers[0].contact_name if proposal.offers else ""
+    if contact_id is not None and not contact_name:
+        found = await dossier_contacts(turn.hub, turn.actor, code)
+        contact_name = next((c.name for c in found.contacts if c.id == contact_id), "")
+    summary = propose_cards.Summary(
+        dossier=code,
+        contact=contact_name,
+        offered=tuple(o.application for o in proposal.offers if o.application not in unreachable),
+        switched_on=proposal.switched_on,
+        already=proposal.already,
+        unreachable=tuple(unreachable),
+    )
+    return propose_cards.summary_card(turn.t, turn.lang, summary)
+
+
+async def _deliver(turn: ActionTurn, offer: Offer) -> bool:
+    """Send the offer card to the contact in Teams: through the stored conversation, else after
+    installing the bot for them and opening the personal chat. False (and the offer left pending,
+    with the reason in the audit trail) when they cannot be reached."""
+    services, actor = turn.services, turn.actor
+    t = Translator("bot", offer.contact_locale)
+    activity = card_activity(offer_cards.offer_card(t, t.lang, offer, actor.firm_name))
+    try:
+        if services.sender is None:
+            raise Unreachable(0, "the bot cannot send proactive messages here")
+        reference = await conversations.reference_for(
+            services.hub.sessions, actor.firm_id, f"contact:{offer.contact_id}"
+        )
+        if reference is not None:
+            activity_id = await services.sender.send(reference, activity)
+        else:
+            if not offer.contact_object_id:
+                raise Unreachable(0, "the contact has no Entra object id")
+            if services.teams_app_id:
+                await install_for_contact(
+                    services.hub, actor, offer.contact_id, services.teams_app_id
+                )
+            incoming = turn.context.activity
+            bot = incoming.recipient.serialize() if incoming.recipient else {}
+            reference, activity_id = await services.sender.start(
+                service_url=incoming.service_url,
+                tenant_id=turn.tenant,
+                user_aad_id=offer.contact_object_id,
+                bot=bot,
+                activity=activity,
+            )
+            await remember_contact_conversation(services.hub, actor, offer.contact_id, reference)
+        await remember_offer_message(services.hub, actor, offer.access_id, activity_id)
+        return True
+    except (Unreachable, RelaisError) as error:
+        log.warning("offer %s not delivered: %s", offer.access_id, error)
+        await offer_unreachable(services.hub, actor, offer.access_id, str(error))
+        return False
+
+
+# --------------------------------------------------------------------------- the contact's answer
+
+
+async def _answer(turn: ActionTurn, accept: bool) -> Card:
+    access = _int(turn.data.get("access"))
+    if access is None:
+        raise InvalidInput("no offer id", key="offers.unknown")
+    answer = await answer_offer(turn.hub, turn.actor, access, accept)
+    sender = turn.services.sender
+    if answer.proposer and sender is not None:
+        reference = await conversations.reference_for(
+            turn.hub.sessions, turn.actor.firm_id, answer.proposer
+        )
+        if reference is not None:
+            t = Translator("bot", answer.proposer_locale)
+            try:
+                await sender.send(
+                    reference, card_activity(offer_cards.told_card(t, t.lang, answer))
+                )
+            except Unreachable as error:
+                log.warning("could not tell %s about offer %s: %s", answer.proposer, access, error)
+    return offer_cards.answered_card(turn.t, turn.lang, answer)
+
+
+async def offer_accept(turn: ActionTurn) -> Card:
+    return await _answer(turn, True)
+
+
+async def offer_decline(turn: ActionTurn) -> Card:
+    return await _answer(turn, False)
+
+
+def default_actions() -> ActionTable:
+    return ActionTable(
+        [
+            CardAction(invite_cards.SEND, invite_send),
+            CardAction(invite_cards.CHECK, invite_check),
+            CardAction(invite_cards.OPEN, invite_open),
+            CardAction(propose_cards.CONTACTS, propose_contacts),
+            CardAction(propose_cards.APPS, propose_apps),
+            CardAction(propose_cards.SEND, propose_send),
+            CardAction(offer_cards.ACCEPT, offer_accept, CONTACTS, "offers.not_yours"),
+            CardAction(offer_cards.DECLINE, offer_decline, CONTACTS, "offers.not_yours"),
+        ]
+    )
