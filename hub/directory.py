@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record
 from hub.errors import Conflict, InvalidInput, NotFound
@@ -148,35 +149,40 @@ async def dossiers_to_link(
         )
 
 
+async def _link(session: AsyncSession, actor: Actor, contact: Contact, dossier: Dossier) -> bool:
+    """Link the contact to the dossier, with its audit event; False when it already was."""
+    existing = await session.scalar(
+        select(ContactDossier.id).where(
+            ContactDossier.contact_id == contact.id, ContactDossier.dossier_id == dossier.id
+        )
+    )
+    if existing is not None:
+        return False
+    session.add(ContactDossier(firm_id=actor.firm_id, contact_id=contact.id, dossier_id=dossier.id))
+    record(
+        session,
+        actor.firm_id,
+        actor.ref,
+        "contact.dossier_linked",
+        "contact",
+        contact.id,
+        contact=contact.email,
+        dossier=dossier.code,
+    )
+    return True
+
+
 async def link_dossier(hub: Hub, actor: Actor, contact_id: int, code: str) -> None:
     async with hub.sessions() as session, session.begin():
         contact = await contact_by_id(session, actor, contact_id)
         dossier = await dossier_by_code(session, actor, code)
         require_activate(actor, dossier)
-        existing = await session.scalar(
-            select(ContactDossier.id).where(
-                ContactDossier.contact_id == contact.id, ContactDossier.dossier_id == dossier.id
-            )
-        )
-        if existing is not None:
+        if not await _link(session, actor, contact, dossier):
             raise Conflict(
                 f"contact {contact.id} already on {code}",
                 key="contacts.already_linked",
                 dossier=code,
             )
-        session.add(
-            ContactDossier(firm_id=actor.firm_id, contact_id=contact.id, dossier_id=dossier.id)
-        )
-        record(
-            session,
-            actor.firm_id,
-            actor.ref,
-            "contact.dossier_linked",
-            "contact",
-            contact.id,
-            contact=contact.email,
-            dossier=dossier.code,
-        )
 
 
 async def unlink_dossier(hub: Hub, actor: Actor, contact_id: int, code: str) -> int:
@@ -289,25 +295,5 @@ async def create_contact(
                 contact=contact.email,
                 dossier=dossier.code,
             )
-        linked = await session.scalar(
-            select(ContactDossier.id).where(
-                ContactDossier.contact_id == contact.id, ContactDossier.dossier_id == dossier.id
-            )
-        )
-        if linked is None:
-            session.add(
-                ContactDossier(firm_id=actor.firm_id, contact_id=contact.id, dossier_id=dossier.id)
-            )
-            record(
-                session,
-                actor.firm_id,
-                actor.ref,
-                "contact.dossier_linked",
-                "contact",
-                contact.id,
-                contact=contact.email,
-                dossier=dossier.code,
-            )
-        return CreatedContact(
-            contact.id, contact.display_name, contact.email, created, linked is None
-        )
+        linked = await _link(session, actor, contact, dossier)
+        return CreatedContact(contact.id, contact.display_name, contact.email, created, linked)

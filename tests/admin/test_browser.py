@@ -5,20 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.admin.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    RELAIS,
-    SCREENSHOTS,
-    START_TIMEOUT,
-    chromium,
-    sign_in,
-)
-from tests.admin.browser import free_port as _free_port
+from tests.admin.browser import SCREENSHOTS, chromium, sign_in
 from tests.admin.conftest import NAV_LABELS
-
-# Re-exported for the browser tests that still import the harness from here.
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "RELAIS", "SCREENSHOTS", "START_TIMEOUT", "_free_port"]
 
 pytestmark = pytest.mark.browser
 

@@ -5,14 +5,7 @@ download the CSV, and read the page in English. Screenshots go to $RELAIS_SCREEN
 
 from __future__ import annotations
 
-import asyncio
-import os
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,15 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.admin.test_browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    RELAIS,
-    SCREENSHOTS,
-    START_TIMEOUT,
-    _free_port,
-)
-from tests.conftest import require
+from tests.admin.browser import SCREENSHOTS, chromium, database_url, run_async, run_demo, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -120,48 +105,14 @@ def seed_failures(database_url: str, data_dir: Path) -> int:
         finally:
             await engine.dispose()
 
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
+    return run_async(run())
 
 
 @pytest.fixture
 def seeded_demo(tmp_path: Path) -> Iterator[Seeded]:
-    database_url = f"sqlite+aiosqlite:///{tmp_path}/relais.db"
-    unknown = seed_failures(database_url, tmp_path)
-    port = _free_port()
-    env = {**os.environ, "RELAIS_DATABASE_URL": database_url, "RELAIS_DATA_DIR": str(tmp_path)}
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [str(RELAIS), "demo", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"relais demo exited ({process.returncode})")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"relais demo not healthy after {START_TIMEOUT}s")
-            time.sleep(0.2)  # polling a starting process, not waiting for an outcome
-        yield Seeded(url, database_url, unknown)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    unknown = seed_failures(database_url(tmp_path), tmp_path)
+    with run_demo(tmp_path) as demo:
+        yield Seeded(demo.url, demo.database_url, unknown)
 
 
 def shot(page: Any, name: str) -> None:
@@ -169,70 +120,62 @@ def shot(page: Any, name: str) -> None:
 
 
 def test_filter_retry_and_export_failures_in_the_browser(seeded_demo: Seeded) -> None:
-    require(CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(
-                locale="fr-FR", viewport={"width": 1280, "height": 900}, accept_downloads=True
-            )
-            page = context.new_page()
-            page.goto(f"{seeded_demo.url}/admin/login")
-            page.get_by_role("button", name="Claire Durand").click()
-            page.get_by_role("link", name="Tableau de bord").click()
-            expect(page.get_by_role("heading", level=1, name="Tableau de bord")).to_be_visible()
-            expect(page.locator("#failure-total")).to_have_text("25")
-            expect(
-                page.get_by_role("img", name="Échecs par jour, 30 derniers jours")
-            ).to_be_visible()
-            rows = page.locator(".failure-table tbody tr")
-            expect(rows).to_have_count(25)
-            shot(page, "01-failures-fr")
+    with chromium() as browser:
+        context = browser.new_context(
+            locale="fr-FR", viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        page = context.new_page()
+        sign_in(page, "Claire Durand", at=f"{seeded_demo.url}/admin/login")
+        page.get_by_role("link", name="Tableau de bord").click()
+        expect(page.get_by_role("heading", level=1, name="Tableau de bord")).to_be_visible()
+        expect(page.locator("#failure-total")).to_have_text("25")
+        expect(page.get_by_role("img", name="Échecs par jour, 30 derniers jours")).to_be_visible()
+        rows = page.locator(".failure-table tbody tr")
+        expect(rows).to_have_count(25)
+        shot(page, "01-failures-fr")
 
-            # Filter: one reason.
-            page.get_by_label("Motif").select_option(label="Code dossier inconnu")
-            page.get_by_role("button", name="Filtrer").click()
-            expect(rows).to_have_count(seeded_demo.unknown_code)
-            expect(page.locator("#failure-total")).to_have_text(str(seeded_demo.unknown_code))
-            expect(page.get_by_text("vérifiez le code dans la connexion").first).to_be_visible()
-            shot(page, "02-filtered")
+        # Filter: one reason.
+        page.get_by_label("Motif").select_option(label="Code dossier inconnu")
+        page.get_by_role("button", name="Filtrer").click()
+        expect(rows).to_have_count(seeded_demo.unknown_code)
+        expect(page.locator("#failure-total")).to_have_text(str(seeded_demo.unknown_code))
+        expect(page.get_by_text("vérifiez le code dans la connexion").first).to_be_visible()
+        shot(page, "02-filtered")
 
-            # Retry the first one: it leaves the list and waits in the queue.
-            first = rows.first
-            name = first.locator(".doc-name").inner_text()
-            first.get_by_role("checkbox").check()
-            page.get_by_role("button", name="Renvoyer la sélection").click()
-            expect(page.get_by_role("status")).to_contain_text("1 envoi(s) remis en file")
-            expect(rows).to_have_count(seeded_demo.unknown_code - 1)
-            expect(page.locator(".failure-table")).not_to_contain_text(name)
-            shot(page, "03-retried")
+        # Retry the first one: it leaves the list and waits in the queue.
+        first = rows.first
+        name = first.locator(".doc-name").inner_text()
+        first.get_by_role("checkbox").check()
+        page.get_by_role("button", name="Renvoyer la sélection").click()
+        expect(page.get_by_role("status")).to_contain_text("1 envoi(s) remis en file")
+        expect(rows).to_have_count(seeded_demo.unknown_code - 1)
+        expect(page.locator(".failure-table")).not_to_contain_text(name)
+        shot(page, "03-retried")
 
-            page.get_by_role("link", name="Activité").click()
-            expect(page.get_by_text("En attente d'envoi")).to_be_visible()
-            expect(page.locator("#pending")).to_have_text("1")
-            shot(page, "04-activity-fr")
+        page.get_by_role("link", name="Activité").click()
+        expect(page.get_by_text("En attente d'envoi")).to_be_visible()
+        expect(page.locator("#pending")).to_have_text("1")
+        shot(page, "04-activity-fr")
 
-            # The CSV of what the filters match.
-            page.get_by_role("link", name="Envois en échec").click()
-            page.get_by_label("Motif").select_option(label="Fichier trop volumineux")
-            page.get_by_role("button", name="Filtrer").click()
-            with page.expect_download() as info:
-                page.get_by_role("link", name="Exporter en CSV").click()
-            data = Path(info.value.path()).read_bytes()
-            assert data.startswith(b"\xef\xbb\xbf")
-            lines = data[3:].decode("utf-8").strip().splitlines()
-            assert lines[0].startswith("Mis en file le;Échec le;Code dossier")
-            assert len(lines) == 1 + 5 and all("Fichier trop volumineux" in x for x in lines[1:])
+        # The CSV of what the filters match.
+        page.get_by_role("link", name="Envois en échec").click()
+        page.get_by_label("Motif").select_option(label="Fichier trop volumineux")
+        page.get_by_role("button", name="Filtrer").click()
+        with page.expect_download() as info:
+            page.get_by_role("link", name="Exporter en CSV").click()
+        data = Path(info.value.path()).read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf")
+        lines = data[3:].decode("utf-8").strip().splitlines()
+        assert lines[0].startswith("Mis en file le;Échec le;Code dossier")
+        assert len(lines) == 1 + 5 and all("Fichier trop volumineux" in x for x in lines[1:])
 
-            # The same page in English.
-            page.get_by_role("button", name="EN", exact=True).click()
-            expect(page.get_by_role("heading", level=1, name="Dashboard")).to_be_visible()
-            expect(page.locator(".failure-table .reason").first).to_have_text("File too large")
-            shot(page, "05-failures-en")
-            page.get_by_role("link", name="Activity").click()
-            expect(page.get_by_text("Median upload → delivery")).to_be_visible()
-            shot(page, "06-activity-en")
-        finally:
-            browser.close()
+        # The same page in English.
+        page.get_by_role("button", name="EN", exact=True).click()
+        expect(page.get_by_role("heading", level=1, name="Dashboard")).to_be_visible()
+        expect(page.locator(".failure-table .reason").first).to_have_text("File too large")
+        shot(page, "05-failures-en")
+        page.get_by_role("link", name="Activity").click()
+        expect(page.get_by_text("Median upload → delivery")).to_be_visible()
+        shot(page, "06-activity-en")
