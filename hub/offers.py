@@ -32,11 +32,11 @@ from hub.identity import Actor
 from hub.paging import like_pattern
 from hub.portfolio import (
     ContactChoice,
-    _choice,
-    _dossier_contacts,
-    _eligible,
-    _firm_applications,
+    contact_choice,
+    contacts_of_dossier,
     dossier_by_code,
+    eligible,
+    firm_applications,
 )
 from hub.rights import require_activate, require_staff, sees_all_dossiers
 from hub.services import Hub
@@ -120,7 +120,7 @@ async def proposable(
         wanted_kind = contact_id is not None
         return tuple(
             Proposable(app.id, app.catalog_app.label, _describe(app, lang or actor.locale))
-            for app in await _firm_applications(session, actor.firm_id)
+            for app in await firm_applications(session, actor.firm_id)
             if app.catalog_app.needs_contact == wanted_kind
         )
 
@@ -135,7 +135,7 @@ async def propose(
     async with hub.sessions() as session, session.begin():
         dossier = await dossier_by_code(session, actor, dossier_code)
         require_activate(actor, dossier)
-        apps = {a.id: a for a in await _firm_applications(session, actor.firm_id)}
+        apps = {a.id: a for a in await firm_applications(session, actor.firm_id)}
         if set(app_ids) - set(apps):
             raise NotFound("unknown firm application", key="portfolio.no_application")
         contact = await _contact_of(session, dossier, contact_id) if contact_id else None
@@ -178,11 +178,11 @@ async def propose(
 
 
 async def _contact_of(session: AsyncSession, dossier: Dossier, contact_id: int) -> Contact:
-    contacts = {c.id: c for c in await _dossier_contacts(session, dossier)}
+    contacts = {c.id: c for c in await contacts_of_dossier(session, dossier)}
     contact = contacts.get(contact_id)
     if contact is None:
         raise NotFound(f"contact {contact_id} not on {dossier.code}", key="portfolio.no_contact")
-    if not _eligible(contact):
+    if not eligible(contact):
         raise Conflict(
             f"contact {contact_id} is not a guest yet",
             key="offers.not_guest",
@@ -438,9 +438,9 @@ async def dossier_contacts(hub: Hub, actor: Actor, code: str) -> DossierContacts
     async with hub.sessions() as session:
         dossier = await dossier_by_code(session, actor, code)
         require_activate(actor, dossier)
-        contacts = await _dossier_contacts(session, dossier)
+        contacts = await contacts_of_dossier(session, dossier)
         return DossierContacts(
-            dossier.code, dossier.name, tuple(_choice(contact) for contact in contacts)
+            dossier.code, dossier.name, tuple(contact_choice(contact) for contact in contacts)
         )
 
 
@@ -459,7 +459,7 @@ async def install_for_contact(hub: Hub, actor: Actor, contact_id: int, teams_app
         )
         if contact is None:
             raise NotFound(f"no contact {contact_id}", key="contacts.none")
-        if not _eligible(contact):
+        if not eligible(contact):
             raise Conflict(
                 f"contact {contact_id} is not a guest",
                 key="offers.not_guest",

@@ -262,7 +262,7 @@ async def contact_by_id(session: AsyncSession, actor: Actor, contact_id: int) ->
     return contact
 
 
-async def _dossier_contacts(session: AsyncSession, dossier: Dossier) -> list[Contact]:
+async def contacts_of_dossier(session: AsyncSession, dossier: Dossier) -> list[Contact]:
     rows = await session.scalars(
         select(Contact)
         .join(ContactDossier, ContactDossier.contact_id == Contact.id)
@@ -275,7 +275,7 @@ async def _dossier_contacts(session: AsyncSession, dossier: Dossier) -> list[Con
     return list(rows)
 
 
-async def _firm_applications(session: AsyncSession, firm_id: int) -> list[FirmApplication]:
+async def firm_applications(session: AsyncSession, firm_id: int) -> list[FirmApplication]:
     rows = await session.scalars(
         select(FirmApplication)
         .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
@@ -285,17 +285,17 @@ async def _firm_applications(session: AsyncSession, firm_id: int) -> list[FirmAp
     return list(rows)
 
 
-def _eligible(contact: Contact) -> bool:
+def eligible(contact: Contact) -> bool:
     return contact.guest_state == "guest" and contact.entra_object_id is not None
 
 
-def _choice(contact: Contact, chosen: bool = False) -> ContactChoice:
+def contact_choice(contact: Contact, chosen: bool = False) -> ContactChoice:
     return ContactChoice(
         id=contact.id,
         name=contact.display_name,
         email=contact.email,
         guest_state=contact.guest_state,
-        eligible=_eligible(contact),
+        eligible=eligible(contact),
         chosen=chosen,
     )
 
@@ -313,7 +313,7 @@ async def applications_dialog(
     require_staff(actor)
     async with hub.sessions() as session:
         dossier = await dossier_by_code(session, actor, code)
-        contacts = await _dossier_contacts(session, dossier)
+        contacts = await contacts_of_dossier(session, dossier)
         preselected = None
         if contact_id is not None:
             found = next((c for c in contacts if c.id == contact_id), None)
@@ -321,8 +321,8 @@ async def applications_dialog(
                 raise NotFound(
                     f"contact {contact_id} is not on dossier {code}", key="portfolio.no_contact"
                 )
-            preselected = _choice(found)
-        firm_apps = await _firm_applications(session, actor.firm_id)
+            preselected = contact_choice(found)
+        firm_apps = await firm_applications(session, actor.firm_id)
         on = set(
             await session.scalars(
                 select(Connection.firm_application_id).where(
@@ -349,7 +349,7 @@ async def applications_dialog(
         choices: tuple[ContactChoice, ...] = ()
         if catalog.needs_contact:
             choices = tuple(
-                _choice(
+                contact_choice(
                     c,
                     chosen=(app.id, c.id) in held
                     or (
@@ -395,11 +395,11 @@ async def save_applications(
     async with hub.sessions() as session, session.begin():
         dossier = await dossier_by_code(session, actor, code)
         require_activate(actor, dossier)
-        firm_apps = {a.id: a for a in await _firm_applications(session, actor.firm_id)}
+        firm_apps = {a.id: a for a in await firm_applications(session, actor.firm_id)}
         unknown = set(choices) - set(firm_apps)
         if unknown:
             raise NotFound(f"no firm application {sorted(unknown)}", key="portfolio.no_application")
-        contacts = {c.id: c for c in await _dossier_contacts(session, dossier)}
+        contacts = {c.id: c for c in await contacts_of_dossier(session, dossier)}
         for app_id, contact_ids in choices.items():
             app = firm_apps[app_id]
             wanted = set(contact_ids)
@@ -418,7 +418,7 @@ async def save_applications(
                     f"contacts {sorted(missing)} not on {code}", key="portfolio.no_contact"
                 )
             for cid in sorted(wanted):
-                if not _eligible(contacts[cid]):
+                if not eligible(contacts[cid]):
                     raise InvalidInput(
                         f"contact {cid} is not a guest on the tenant yet",
                         field=f"contacts-{app_id}",
