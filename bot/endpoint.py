@@ -20,10 +20,10 @@ from bot.attachments import FileIntake
 from bot.auth import build_authentication
 from bot.commands import card_activity, default_commands
 from bot.handler import RelaisBot
-from bot.offering import default_actions
 from bot.proactive import ProactiveSender
 from bot.search import default_searches
 from bot.state import DatabaseStorage
+from bot.verbs import default_actions
 from hub.context import HUB, SESSIONS, SETTINGS
 from hub.i18n import Translator
 

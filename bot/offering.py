@@ -11,12 +11,9 @@ import logging
 from typing import Any
 
 from bot.actions import (
-    CONTACTS,
     SERVICES,
-    ActionTable,
     ActionTurn,
     BotServices,
-    CardAction,
     reason_text,
 )
 from bot.cards import invite as invite_cards
@@ -285,18 +282,3 @@ async def offer_accept(turn: ActionTurn) -> Card:
 
 async def offer_decline(turn: ActionTurn) -> Card:
     return await _answer(turn, False)
-
-
-def default_actions() -> ActionTable:
-    return ActionTable(
-        [
-            CardAction(invite_cards.SEND, invite_send),
-            CardAction(invite_cards.CHECK, invite_check),
-            CardAction(invite_cards.OPEN, invite_open),
-            CardAction(propose_cards.CONTACTS, propose_contacts),
-            CardAction(propose_cards.APPS, propose_apps),
-            CardAction(propose_cards.SEND, propose_send),
-            CardAction(offer_cards.ACCEPT, offer_accept, CONTACTS, "offers.not_yours"),
-            CardAction(offer_cards.DECLINE, offer_decline, CONTACTS, "offers.not_yours"),
-        ]
-    )
