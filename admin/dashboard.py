@@ -37,10 +37,14 @@ from hub.dashboards import (
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.history import MAX_RETRY, retry_deliveries
 from hub.i18n import Translator
+from hub.notifications import CHOICES, failure_notices_of, set_failure_notices
+from hub.settings import Settings
 
 routes = web.RouteTableDef()
 
 FLASH = "dashboard_flash"
+# The notices form's own message, shown beside the form (the page opens at it, not at the top).
+NOTICES_FLASH = "dashboard_notices_flash"
 VIEWS = ("failures", "activity")
 # Series colours of the activity chart (the panel's accent first), and the chart's geometry.
 PALETTE = ("#1d4ed8", "#0f766e", "#b45309", "#7c3aed", "#be185d", "#475569")
@@ -102,6 +106,10 @@ async def dashboard(request: web.Request) -> web.Response:
         "max_retry": MAX_RETRY,
         "reason_url": lambda reason: _url(_with(filters, reason=reason)),
         "application_url": lambda app_id: _url(_with(filters, application=app_id)),
+        "notice_choices": CHOICES,
+        "notice_choice": await failure_notices_of(hub, actor) if actor.is_staff else "",
+        "notices_flash": session.pop(NOTICES_FLASH, None),
+        "digest_at": _digest_at(hub.settings),
     }
     return await render(request, "dashboard.html", context)
 
@@ -166,6 +174,34 @@ async def retry_failures(request: web.Request) -> web.Response:
     session = await get_session(request)
     session[FLASH] = message
     raise web.HTTPSeeOther(_url(filters))
+
+
+# --------------------------------------------------------------------------- notices in Teams
+
+
+@routes.post("/dashboard/notices", name="dashboard_notices")
+async def save_notices(request: web.Request) -> web.Response:
+    """The signed-in person's own choice: failed sends told at once, once a day, or never."""
+    hub, actor = request.config_dict[HUB], request[ACTOR]
+    form = await request.post()
+    choice = form.get("failure_notices")
+    message: dict[str, Any]
+    try:
+        saved = await set_failure_notices(hub, actor, choice if isinstance(choice, str) else "")
+        message = {
+            "level": "ok",
+            "key": f"dashboard.notices.saved.{saved}",
+            "params": _digest_at(hub.settings),
+        }
+    except (InvalidInput, PermissionDenied) as error:
+        message = {"level": "error", "key": error.key, "params": error.params}
+    session = await get_session(request)
+    session[NOTICES_FLASH] = message
+    raise web.HTTPSeeOther("/admin/dashboard#notices")
+
+
+def _digest_at(settings: Settings) -> dict[str, str]:
+    return {"hour": f"{settings.notice_digest_hour:02d}:00", "zone": settings.notice_timezone}
 
 
 # --------------------------------------------------------------------------- CSV

@@ -1,7 +1,13 @@
-"""A dossier's folders and documents (upload), and the firm's API tokens for the REST API.
+"""A dossier's folders and documents (upload), a document's history, and the firm's API tokens
+for the REST API.
 
 Each handler reads the request, calls one use-case (:mod:`hub.folders_view`,
-:mod:`hub.documents`, :mod:`hub.tokens`) and renders; rights and firm scoping live there.
+:mod:`hub.documents`, :mod:`hub.history`, :mod:`hub.tokens`) and renders; rights and firm scoping
+live there.
+
+A document's history (``/documents/{id}/history``) is a page of its own, and, asked with
+``partial=1``, the fragment ``documents.js`` shows in the folder view's side drawer. Retrying a
+failed send from it posts back and comes back (post/redirect/get) to the same history with a notice.
 
 An upload is answered with the page itself, showing one result per file, rather than a redirect:
 sending the same form again is harmless (identical bytes are recognised and change nothing), and
@@ -12,25 +18,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.web_request import FileField
+from aiohttp_session import get_session
 
 from admin.keys import ACTOR, TRANSLATOR
 from admin.notices import flash, notice
 from admin.render import render
 from hub import tokens
-from hub.context import HUB
+from hub.context import HUB, WORKER
 from hub.documents import MAX_DOCUMENT_SIZE, receive_document
-from hub.errors import InvalidInput, RelaisError
-from hub.folders_view import folder_view
+from hub.errors import InvalidInput, NotFound, PermissionDenied, RelaisError
+from hub.folders_view import folder_view, require_readable
+from hub.history import DocumentHistory, document_history, retry_deliveries
 from hub.i18n import Translator
 from hub.paging import page_number
 from hub.rights import require_staff
 
 routes = web.RouteTableDef()
 NOTICE = "tokens_notice"
+HISTORY_FLASH = "history_flash"
 # The panel's request body limit (the app's client_max_size) bounds one upload form.
 MAX_FILES = 20
 
@@ -56,8 +66,11 @@ def human_size(size: int, lang: str) -> str:
     raise AssertionError("unreachable")
 
 
-def when(moment: datetime, lang: str) -> str:
-    return moment.strftime("%d/%m/%Y %H:%M" if lang == "fr" else "%Y-%m-%d %H:%M")
+def when(moment: datetime, lang: str, *, seconds: bool = False) -> str:
+    """The panel's dates (UTC, as stored): 23/11/2026 14:05 in French, 2026-11-23 14:05 in
+    English; with ``seconds`` for attempts, which may follow each other within a minute."""
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return moment.strftime(("%d/%m/%Y " if lang == "fr" else "%Y-%m-%d ") + clock)
 
 
 def _refusal(t: Translator, error: RelaisError) -> str:
@@ -123,6 +136,8 @@ async def documents_page(request: web.Request) -> web.Response:
 async def upload(request: web.Request) -> web.Response:
     hub, actor, code = request.config_dict[HUB], request[ACTOR], request.match_info["code"]
     require_staff(actor)
+    # Refused before anything is stored when the folder view itself would be.
+    await require_readable(hub, actor, code)
     t = request[TRANSLATOR]
     # The body was read once (bounded by the app's client_max_size: larger is 413) by the CSRF
     # check; this is the same parsed form.
@@ -150,6 +165,109 @@ async def upload(request: web.Request) -> web.Response:
         return await _page(request, folder or None, results=results)
     except InvalidInput:  # the folder itself was the problem: each result says so
         return await _page(request, None, results=results)
+
+
+# --------------------------------------------------------------------------- history
+
+
+def _history_url(document_id: int, *, partial: bool = False) -> str:
+    return f"/admin/documents/{document_id}/history" + ("?partial=1" if partial else "")
+
+
+def _label(t: Translator, prefix: str, value: str) -> str:
+    """``dashboard.reason.too_large`` → "File too large"; an unknown value is shown as it is."""
+    key = f"{prefix}.{value}"
+    text = t(key)
+    return value if text == key else text
+
+
+def _fix(t: Translator, reason: str | None) -> str:
+    """What to do about a failure, in plain words ("" when there is nothing to add)."""
+    key = f"dashboard.fix.{reason}"
+    text = t(key) if reason else key
+    return "" if text == key else text
+
+
+@routes.get(r"/documents/{document_id:\d+}/history", name="document_history")
+async def history_page(request: web.Request) -> web.Response:
+    hub, actor = request.config_dict[HUB], request[ACTOR]
+    require_staff(actor)
+    history = await document_history(hub, actor, int(request.match_info["document_id"]))
+    t: Translator = request[TRANSLATOR]
+    lang = t.lang
+    session = await get_session(request)
+    stored = session.pop(HISTORY_FLASH, None)
+    flash_message: dict[str, Any] | None = None
+    if isinstance(stored, dict):
+        try:
+            text = t(str(stored.get("key")), **dict(stored.get("params") or {}))
+        except (KeyError, IndexError, ValueError):
+            text = t(str(stored.get("key")))
+        flash_message = {
+            "level": str(stored.get("level", "ok")),
+            "text": text,
+            "delivery": stored.get("delivery"),  # the send it is about, shown there
+        }
+    partial = request.query.get("partial") == "1"
+    context: dict[str, Any] = {
+        "history": history,
+        "flash": flash_message,
+        "size": lambda n: human_size(n, lang),
+        "when": lambda moment: when(moment, lang),
+        "when_s": lambda moment: when(moment, lang, seconds=True),
+        "reason_label": lambda reason: _label(t, "dashboard.reason", reason),
+        "reason_fix": lambda reason: _fix(t, reason),
+        "folder_url": _documents_url(history.dossier_code, history.folder),
+        "retry_url": _history_url(history.id) + "/retry",
+        "partial": partial,
+        # A document belongs to the dossiers: that item of the navigation stays lit.
+        "current": "/admin/dossiers",
+        # The language switch of the whole page comes back here, never to the fragment.
+        "here": _history_url(history.id),
+    }
+    template = "documents_history_body.html" if partial else "documents_history.html"
+    return await render(request, template, context)
+
+
+@routes.post(r"/documents/{document_id:\d+}/history/retry", name="document_history_retry")
+async def history_retry(request: web.Request) -> web.Response:
+    hub, actor = request.config_dict[HUB], request[ACTOR]
+    require_staff(actor)
+    history = await document_history(hub, actor, int(request.match_info["document_id"]))
+    form = await request.post()
+    raw = form.get("delivery")
+    wanted = int(raw) if isinstance(raw, str) and raw.isdigit() else None
+    label = _delivery_label(history, wanted)
+    message: dict[str, Any]
+    if wanted is None or label is None:
+        # Not a send of this document (a stale or hand-made form): nothing to do here.
+        message = {"level": "error", "key": "history.retry.nothing", "params": {}}
+    else:
+        try:
+            result = await retry_deliveries(hub, actor, [wanted])
+        except (InvalidInput, PermissionDenied, NotFound) as refused:
+            message = {"level": "error", "key": refused.key, "params": refused.params}
+        else:
+            done = bool(result.retried)
+            message = {
+                "level": "ok" if done else "error",
+                "key": "history.retry.done" if done else "history.retry.nothing",
+                "params": {"application": label},
+            }
+            worker = request.config_dict.get(WORKER)
+            if done and worker is not None:
+                worker.wake()
+    session = await get_session(request)
+    session[HISTORY_FLASH] = {**message, "delivery": wanted if label is not None else None}
+    raise web.HTTPSeeOther(_history_url(history.id, partial=form.get("partial") == "1"))
+
+
+def _delivery_label(history: DocumentHistory, delivery_id: int | None) -> str | None:
+    for version in history.versions:
+        for delivery in version.deliveries:
+            if delivery.id == delivery_id:
+                return delivery.application
+    return None
 
 
 # --------------------------------------------------------------------------- API tokens

@@ -1,9 +1,11 @@
 """Portfolio, Dossiers and Contacts: lists, the per-dossier applications dialog, propose a service.
 
-Each handler reads the request, calls one use-case of :mod:`hub.portfolio` or
-:mod:`hub.directory`, and renders or redirects; rights and firm scoping live there. The
-applications dialog is a page of its own (so everything works without JavaScript) that
-``portfolio.js`` also opens as a modal by asking for its ``partial=1`` fragment.
+Each handler reads the request, calls one use-case of :mod:`hub.portfolio`,
+:mod:`hub.directory` or :mod:`hub.offers`, and renders or redirects; rights and firm scoping live
+there. The applications dialog is a page of its own (so everything works without JavaScript) that
+``portfolio.js`` also opens as a modal by asking for its ``partial=1`` fragment. Saving it is
+"propose a service": offers go to the contacts in Teams through the bot's courier, exactly as
+from the bot, and the page says which were sent and which stay pending, and why.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from admin.keys import ACTOR, TRANSLATOR
 from admin.notices import flash, notice
 from admin.render import render
 from admin.security import safe_next
-from hub import directory, invitations, portfolio
-from hub.context import HUB
+from hub import directory, invitations, offers, portfolio
+from hub.context import COURIER, HUB
 from hub.errors import InvalidInput
+from hub.i18n import Translator
+from hub.offers import SaveResult, Undelivered
 from hub.paging import Page, page_number, search_term
-from hub.portfolio import ApplicationsDialog, SaveResult
+from hub.portfolio import ApplicationsDialog
 
 routes = web.RouteTableDef()
 NOTICE = "portfolio_notice"
@@ -81,17 +85,32 @@ def _with_choices(
 
 
 def _saved_message(
-    request: web.Request, result: SaveResult, code: str
-) -> tuple[str, dict[str, Any]]:
+    t: Translator, result: SaveResult, undelivered: tuple[Undelivered, ...], code: str
+) -> str:
+    """What the save did, then which offers reached their contact in Teams and which stay
+    pending, with why."""
     if not result.changed:
-        return "portfolio.saved_nothing", {"dossier": code}
-    return "portfolio.saved", {
-        "dossier": code,
-        "on": len(result.switched_on),
-        "off": len(result.switched_off),
-        "granted": len(result.granted),
-        "revoked": len(result.revoked),
-    }
+        return t("portfolio.saved_nothing", dossier=code)
+    parts = [t("portfolio.saved", dossier=code)]
+    pending = {u.offer.access_id for u in undelivered}
+    sent = [o for o in result.offered if o.access_id not in pending]
+    if sent:
+        offers_text = ", ".join(
+            t("portfolio.offer_to", application=o.application, contact=o.contact_name) for o in sent
+        )
+        parts.append(t("portfolio.offers_sent", offers=offers_text))
+    if undelivered:
+        offers_text = "; ".join(
+            t(
+                "portfolio.offer_pending",
+                application=u.offer.application,
+                contact=u.offer.contact_name,
+                reason=t(u.key, **{"contact": u.offer.contact_name, **u.params}),
+            )
+            for u in undelivered
+        )
+        parts.append(t("portfolio.offers_pending", offers=offers_text))
+    return " ".join(parts)
 
 
 def _dialog_url(code: str, back: str, contact_id: int | None = None) -> str:
@@ -301,7 +320,7 @@ async def dossier_applications_save(request: web.Request) -> web.Response:
     back = safe_next(str(form.get("next", "")) or None, HOME)
     choices = _choices(form)
     try:
-        result = await portfolio.save_applications(hub, actor, code, choices)
+        result = await offers.save_applications(hub, actor, code, choices)
     except InvalidInput as exc:
         t = request[TRANSLATOR]
         params = dict(exc.params)
@@ -318,8 +337,11 @@ async def dossier_applications_save(request: web.Request) -> web.Response:
             error_field=exc.field or "",
             status=400,
         )
-    key, params = _saved_message(request, result, code)
-    await flash(request, NOTICE, key, **params)
+    undelivered = await offers.deliver_offers(
+        hub, actor, result.offered, request.config_dict.get(COURIER)
+    )
+    text = _saved_message(request[TRANSLATOR], result, undelivered, code)
+    await flash(request, NOTICE, "portfolio.notice", text=text)
     raise web.HTTPFound(back)
 
 

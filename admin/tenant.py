@@ -80,7 +80,7 @@ async def tenant_page(request: web.Request) -> web.Response:
         {
             "view": view,
             "notice": notice,
-            "required_roles": tenant.REQUIRED_ROLES,
+            "required_roles": (*tenant.REQUIRED_ROLES, *tenant.OFFER_ROLES),
             "current": SECTION,
         },
     )
@@ -117,7 +117,9 @@ async def tenant_consent_callback(request: web.Request) -> web.Response:
         error=query.get("error"),
         error_description=query.get("error_description"),
     )
-    if view.granted:
+    if view.partial:
+        await _flash(request, "error", "tenant.flash.partial")
+    elif view.granted:
         await _flash(request, "success", "tenant.flash.granted")
     else:
         await _flash(request, "error", "tenant.flash.not_granted")
@@ -131,7 +133,9 @@ async def tenant_check(request: web.Request) -> web.Response:
     except ExternalServiceError as error:
         await _flash(request, "error", error.key, **error.params)
         raise web.HTTPSeeOther(PAGE) from None
-    if view.granted:
+    if view.partial:
+        await _flash(request, "error", "tenant.flash.partial")
+    elif view.granted:
         await _flash(request, "success", "tenant.flash.checked_granted")
     else:
         await _flash(request, "error", "tenant.flash.not_granted")

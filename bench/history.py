@@ -14,9 +14,13 @@ spread over 90 days. A database given by URL is migrated here; one that already 
 earlier run with the same URL) is measured again as it is, without building.
 
 Each figure is the p50/p99 of ``--repeat`` calls of the hub function the faces call, printed as one
-JSON line. To measure something more (the bot's ``history`` command end to end, say), add a
-function decorated with ``@measure("name")``: it receives the :class:`Bench` (hub, actors, ids,
-cursors) and is called ``--repeat`` times.
+JSON line. To measure something more, add a function decorated with ``@measure("name")``: it
+receives the :class:`Bench` (hub, actors, ids, cursors, the bot) and is called ``--repeat`` times.
+
+The bot's ``history`` command is measured end to end: the app (``hub.app.build_app``, the real
+CloudAdapter) served on loopback in this process, a Teams-shaped message POSTed to
+``/api/messages``, the turn done when the answer card has reached the fake Bot Connector
+(``tests/fakes``, its own thread) and ``/api/messages`` has answered.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from aiohttp import ClientSession  # noqa: E402
+from aiohttp.test_utils import TestServer  # noqa: E402
 from sqlalchemy import event, func, insert, select, text  # noqa: E402
 
 from connectors.outcomes import FAILURE_REASONS  # noqa: E402
+from hub.app import build_app  # noqa: E402
 from hub.dashboards import (  # noqa: E402
     FailureFilters,
     activity,
@@ -48,7 +55,7 @@ from hub.dashboards import (  # noqa: E402
     failure_trend,
     failures,
 )
-from hub.demo import seed  # noqa: E402
+from hub.demo import DemoInfo, seed  # noqa: E402
 from hub.history import document_history, dossier_status, find_documents  # noqa: E402
 from hub.identity import Actor, resolve  # noqa: E402
 from hub.services import Hub, build_services  # noqa: E402
@@ -68,6 +75,8 @@ from storage.models import (  # noqa: E402
     Folder,
     StaffUser,
 )
+from tests.fakes.activities import teams_message  # noqa: E402
+from tests.fakes.connector import FakeBotConnector  # noqa: E402
 
 BATCH = 20_000
 DAYS = 90
@@ -82,8 +91,50 @@ class Bench:
     documents: int
     app_ids: list[int]
     dossier_codes: list[str]
+    info: DemoInfo | None = None
     rng: random.Random = field(default_factory=lambda: random.Random(7))
     cursors: dict[str, str] = field(default_factory=dict)
+    bot: BotDriver | None = None
+
+
+@dataclass
+class BotDriver:
+    """Talks to the app as Teams does: a message to ``/api/messages``, the answer read at the fake
+    Bot Connector (its ``serviceUrl``)."""
+
+    server: TestServer
+    client: ClientSession
+    connector: FakeBotConnector
+    tenant_id: str
+
+    @classmethod
+    async def start(cls, settings: Settings, tenant_id: str) -> BotDriver:
+        connector = FakeBotConnector().start()
+        server = TestServer(build_app(settings))
+        await server.start_server()
+        return cls(server, ClientSession(), connector, tenant_id)
+
+    async def say(self, text: str, user: str, locale: str = "en-US") -> dict[str, Any]:
+        """One turn; the card it answered with."""
+        before = len(self.connector.sent)
+        activity = teams_message(
+            text,
+            service_url=self.connector.url,
+            tenant_id=self.tenant_id,
+            user_aad_id=user,
+            locale=locale,
+        )
+        async with self.client.post(self.server.make_url("/api/messages"), json=activity) as r:
+            if r.status not in (200, 201):
+                raise SystemExit(f"/api/messages answered {r.status}: {await r.text()}")
+        reply = (await self.connector.await_sent(before + 1))[before]
+        (card,) = reply.adaptive_cards
+        return card
+
+    async def stop(self) -> None:
+        await self.client.close()
+        await self.server.close()
+        self.connector.stop()
 
 
 Measure = Callable[[Bench], Awaitable[Any]]
@@ -179,6 +230,32 @@ async def _find_collaborator(b: Bench) -> None:
     await find_documents(b.hub, b.collaborator, f"facture-{b.rng.randint(0, b.documents):07d}")
 
 
+@measure("bot: help command end to end (the floor of a turn: no query, a fixed card)")
+async def _help_turn(b: Bench) -> None:
+    assert b.bot is not None and b.info is not None
+    await b.bot.say("help", b.info.person("administrator").object_id)
+
+
+@measure("bot: history command end to end (administrator, one turn through /api/messages)")
+async def _history_turn(b: Bench) -> None:
+    assert b.bot is not None and b.info is not None
+    name = f"facture-{b.rng.randint(0, b.documents - 1):07d}"
+    await b.bot.say(f"history {name}", b.info.person("administrator").object_id)
+
+
+@measure("bot: history command end to end, a word in every name (the first matches end the scan)")
+async def _history_turn_common(b: Bench) -> None:
+    assert b.bot is not None and b.info is not None
+    await b.bot.say("history facture", b.info.person("administrator").object_id)
+
+
+@measure("bot: history command end to end (collaborator, their portfolio)")
+async def _history_turn_collaborator(b: Bench) -> None:
+    assert b.bot is not None and b.info is not None
+    name = f"facture-{b.rng.randint(0, b.documents - 1):07d}"
+    await b.bot.say(f"historique {name}", b.info.person("collaborator").object_id, "fr-FR")
+
+
 @measure("dossier_status (the bot's status command)")
 async def _status(b: Bench) -> None:
     await dossier_status(b.hub, b.admin, b.rng.choice(b.dossier_codes))
@@ -209,7 +286,7 @@ async def build(settings: Settings, deliveries: int, dossiers: int) -> tuple[Hub
         collaborator = await resolve(
             sessions, info.tenant_id, info.person("collaborator").object_id
         )
-        bench = Bench(hub, admin, collaborator, documents, apps, codes)
+        bench = Bench(hub, admin, collaborator, documents, apps, codes, info)
         return hub, bench, time.perf_counter() - started
     async with sessions() as session, session.begin():
         apps = []
@@ -290,7 +367,7 @@ async def build(settings: Settings, deliveries: int, dossiers: int) -> tuple[Hub
                     "created_at": at,
                 }
             )
-            for k, app in enumerate(apps):
+            for k, app_id in enumerate(apps):
                 delivery_id = ident * 2 - 1 + k
                 roll = rng.random()
                 status = "sent" if roll < 0.90 else "failed" if roll < 0.98 else "pending"
@@ -300,7 +377,8 @@ async def build(settings: Settings, deliveries: int, dossiers: int) -> tuple[Hub
                         "id": delivery_id,
                         "firm_id": firm,
                         "document_version_id": ident,
-                        "connection_id": connection_of[(app, dossier)],
+                        "connection_id": connection_of[(app_id, dossier)],
+                        "dossier_id": dossier,
                         "idempotency_key": f"k{delivery_id}",
                         "status": status,
                         "failure_reason": rng.choice(reasons) if status == "failed" else None,
@@ -334,7 +412,7 @@ async def build(settings: Settings, deliveries: int, dossiers: int) -> tuple[Hub
             await connection.execute(text("ANALYZE"))
     admin = await resolve(sessions, info.tenant_id, info.person("administrator").object_id)
     collaborator = await resolve(sessions, info.tenant_id, info.person("collaborator").object_id)
-    bench = Bench(hub, admin, collaborator, documents, apps, codes)
+    bench = Bench(hub, admin, collaborator, documents, apps, codes, info)
     return hub, bench, time.perf_counter() - started
 
 
@@ -370,7 +448,7 @@ def percentile(values: list[float], share: float) -> float:
 
 async def run(args: argparse.Namespace) -> None:
     url = args.database_url or f"sqlite+aiosqlite:///{tempfile.mkdtemp()}/history.db"
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         database_url=url,
         demo=True,
@@ -390,6 +468,19 @@ async def run(args: argparse.Namespace) -> None:
         flush=True,
     )
     print(json.dumps({"deep_pages": await cursors(bench)}), flush=True)
+    if any(name.startswith("bot:") and args.only in name for name, _ in MEASURES):
+        assert bench.info is not None
+        # The failed-send notices' background round is not part of a turn: off, so that it
+        # does not run beside the turns measured (at 1M it settles ~75,000 old failures).
+        quiet = settings.model_copy(update={"notice_interval_seconds": 0})
+        bench.bot = await BotDriver.start(quiet, bench.info.tenant_id)
+        # One turn first, checked: the figures are of real answers, not of refusals.
+        card = await bench.bot.say(
+            "history facture-0000000", bench.info.person("administrator").object_id
+        )
+        shown = [c["items"][0]["text"] for c in card["body"] if c.get("type") == "Container"]
+        if shown != ["facture-0000000.pdf"]:
+            raise SystemExit(f"the history command did not find the document: {card}")
     engine = hub.sessions.kw["bind"]
     captured: list[tuple[str, Any]] = []
 
@@ -425,6 +516,8 @@ async def run(args: argparse.Namespace) -> None:
             finally:
                 event.remove(engine.sync_engine, "before_cursor_execute", capture)
             await explain(engine, settings.is_sqlite, list(captured))
+    if bench.bot is not None:
+        await bench.bot.stop()
     await engine.dispose()
 
 

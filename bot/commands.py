@@ -51,6 +51,9 @@ class Command:
     handler: Handler
     audience: frozenset[str] = frozenset({"staff", "contact"})
     aliases: tuple[str, ...] = ()
+    # Who finds it in ``help``, when not its whole audience (a command that answers some people
+    # only with a polite refusal is not offered to them).
+    listed_for: frozenset[str] | None = None
 
     def word(self, lang: str) -> str:
         return self.words.get(lang) or self.words["en"]
@@ -70,7 +73,7 @@ class CommandTable:
         return self._by_word.get(word.lower()), rest.strip()
 
     def available_to(self, actor: Actor) -> list[Command]:
-        return [c for c in self.commands if actor.kind in c.audience]
+        return [c for c in self.commands if actor.kind in (c.listed_for or c.audience)]
 
     def help_word(self, lang: str) -> str:
         return self.commands[0].word(lang)
@@ -96,6 +99,7 @@ STAFF = frozenset({"staff"})
 
 def default_commands() -> CommandTable:
     """Help comes first: it is the word the unknown-command card and the welcome card offer."""
+    from bot.history import failures_command, history_command, status_command
     from bot.offering import invite_command, propose_command  # they build on this module
 
     return CommandTable(
@@ -118,5 +122,20 @@ def default_commands() -> CommandTable:
                 propose_command,
                 audience=STAFF,
             ),
+            Command(
+                {"en": "history", "fr": "historique"},
+                "command.history",
+                history_command,
+                aliases=("historic",),
+            ),
+            Command(
+                {"en": "failures", "fr": "échecs"},
+                "command.failures",
+                failures_command,
+                aliases=("echecs", "failed"),
+                # Contacts get a kind refusal rather than "unknown command", but no help row.
+                listed_for=STAFF,
+            ),
+            Command({"en": "status", "fr": "statut"}, "command.status", status_command),
         ]
     )

@@ -6,6 +6,8 @@ is open; nothing is created at import time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -19,12 +21,14 @@ from bot.actions import BotServices
 from bot.attachments import FileIntake
 from bot.auth import build_authentication
 from bot.commands import card_activity, default_commands
+from bot.courier import TeamsCourier
 from bot.handler import RelaisBot
+from bot.notices import NoticeDispatcher
 from bot.proactive import ProactiveSender
 from bot.search import default_searches
 from bot.state import DatabaseStorage
 from bot.verbs import default_actions
-from hub.context import HUB, SESSIONS, SETTINGS
+from hub.context import COURIER, HUB, SESSIONS, SETTINGS
 from hub.i18n import Translator
 
 log = logging.getLogger("relais.bot")
@@ -33,6 +37,8 @@ ADAPTER = web.AppKey("bot_adapter", CloudAdapter)
 BOT = web.AppKey("bot", RelaisBot)
 # The proactive sender and the use-cases, for tests that swap the sender's clock or sleep.
 SERVICES = web.AppKey("bot_services", BotServices)
+# The failed-send notice dispatcher, for tests that run a round at the time they choose.
+NOTICES = web.AppKey("bot_notices", NoticeDispatcher)
 
 
 async def _on_turn_error(context: TurnContext, error: Exception) -> None:
@@ -63,6 +69,7 @@ async def _bot(app: web.Application) -> AsyncIterator[None]:
         panel_url=panel_url,
     )
     app[SERVICES] = services
+    app[COURIER] = TeamsCourier(services.hub, services.sender, services.teams_app_id)
     app[BOT] = RelaisBot(
         app[SESSIONS],
         state,
@@ -73,7 +80,25 @@ async def _bot(app: web.Application) -> AsyncIterator[None]:
         searches=default_searches(),
         services=services,
     )
+    assert services.sender is not None
+    notices = NoticeDispatcher(
+        app[HUB],
+        services.sender,
+        f"{settings.base_url}/admin/dashboard",
+        interval=settings.notice_interval_seconds,
+    )
+    app[NOTICES] = notices
+    # 0 switches this process's rounds off (another ``relais serve`` sends the notices).
+    rounds = (
+        asyncio.create_task(notices.run_forever(), name="relais-failure-notices")
+        if settings.notice_interval_seconds > 0
+        else None
+    )
     yield
+    if rounds is not None:
+        rounds.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await rounds
     await authentication.close()
 
 

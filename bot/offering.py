@@ -22,6 +22,7 @@ from bot.cards import propose as propose_cards
 from bot.cards.base import Card
 from bot.cards.execute import refused_card
 from bot.commands import Turn, card_activity
+from bot.courier import TeamsCourier
 from bot.proactive import Unreachable
 from hub import conversations
 from hub.directory import create_contact
@@ -29,17 +30,16 @@ from hub.errors import ConsentMissing, InvalidInput, RelaisError
 from hub.i18n import Translator
 from hub.invitations import invite_contact, refresh_invitation
 from hub.offers import (
-    Offer,
+    Reach,
     actionable_dossiers,
     answer_offer,
+    deliver_offers,
     dossier_contacts,
-    install_for_contact,
-    offer_unreachable,
+    offer_status,
     proposable,
     propose,
-    remember_contact_conversation,
-    remember_offer_message,
 )
+from hub.tenant import offer_permissions_missing
 
 log = logging.getLogger("relais.bot.offering")
 
@@ -173,6 +173,10 @@ async def _apps_card(turn: ActionTurn, code: str, contact_id: int | None, notice
             return propose_cards.choose_contact_card(turn.t, turn.lang, found)
         contact = (chosen.id, chosen.name)
     apps = await proposable(turn.hub, turn.actor, code, contact_id, turn.lang)
+    if contact is not None and not notice:
+        missing = await offer_permissions_missing(turn.hub, turn.actor)
+        if missing:
+            notice = turn.t("offers.partial_consent", permissions=", ".join(missing))
     return propose_cards.choose_apps_card(turn.t, turn.lang, code, contact, apps, notice)
 
 
@@ -196,7 +200,16 @@ async def propose_send(turn: ActionTurn) -> Card:
     if not chosen:
         return await _apps_card(turn, code, contact_id, turn.t("offers.none_chosen"))
     proposal = await propose(turn.hub, turn.actor, code, contact_id, chosen)
-    unreachable = [o.application for o in proposal.offers if not await _deliver(turn, o)]
+    incoming = turn.context.activity
+    reach = Reach(
+        service_url=incoming.service_url or "",
+        bot=incoming.recipient.serialize() if incoming.recipient else {},
+        tenant_id=turn.tenant,
+    )
+    undelivered = await deliver_offers(
+        turn.hub, turn.actor, proposal.offers, courier(turn.services), reach
+    )
+    unreachable = [u.offer.application for u in undelivered]
     contact_name = proposal.offers[0].contact_name if proposal.offers else ""
     if contact_id is not None and not contact_name:
         found = await dossier_contacts(turn.hub, turn.actor, code)
@@ -212,44 +225,9 @@ async def propose_send(turn: ActionTurn) -> Card:
     return propose_cards.summary_card(turn.t, turn.lang, summary)
 
 
-async def _deliver(turn: ActionTurn, offer: Offer) -> bool:
-    """Send the offer card to the contact in Teams: through the stored conversation, else after
-    installing the bot for them and opening the personal chat. False (and the offer left pending,
-    with the reason in the audit trail) when they cannot be reached."""
-    services, actor = turn.services, turn.actor
-    t = Translator("bot", offer.contact_locale)
-    activity = card_activity(offer_cards.offer_card(t, t.lang, offer, actor.firm_name))
-    try:
-        if services.sender is None:
-            raise Unreachable(0, "the bot cannot send proactive messages here")
-        reference = await conversations.reference_for(
-            services.hub.sessions, actor.firm_id, f"contact:{offer.contact_id}"
-        )
-        if reference is not None:
-            activity_id = await services.sender.send(reference, activity)
-        else:
-            if not offer.contact_object_id:
-                raise Unreachable(0, "the contact has no Entra object id")
-            if services.teams_app_id:
-                await install_for_contact(
-                    services.hub, actor, offer.contact_id, services.teams_app_id
-                )
-            incoming = turn.context.activity
-            bot = incoming.recipient.serialize() if incoming.recipient else {}
-            reference, activity_id = await services.sender.start(
-                service_url=incoming.service_url,
-                tenant_id=turn.tenant,
-                user_aad_id=offer.contact_object_id,
-                bot=bot,
-                activity=activity,
-            )
-            await remember_contact_conversation(services.hub, actor, offer.contact_id, reference)
-        await remember_offer_message(services.hub, actor, offer.access_id, activity_id)
-        return True
-    except (Unreachable, RelaisError) as error:
-        log.warning("offer %s not delivered: %s", offer.access_id, error)
-        await offer_unreachable(services.hub, actor, offer.access_id, str(error))
-        return False
+def courier(services: BotServices) -> TeamsCourier:
+    """The offer courier, on the bot's sender (the panel's is built the same way)."""
+    return TeamsCourier(services.hub, services.sender, services.teams_app_id)
 
 
 # --------------------------------------------------------------------------- the contact's answer
@@ -273,7 +251,7 @@ async def _answer(turn: ActionTurn, accept: bool) -> Card:
                 )
             except Unreachable as error:
                 log.warning("could not tell %s about offer %s: %s", answer.proposer, access, error)
-    return offer_cards.answered_card(turn.t, turn.lang, answer)
+    return offer_cards.answered_card(turn.t, turn.lang, answer, _user_ids(turn))
 
 
 async def offer_accept(turn: ActionTurn) -> Card:
@@ -282,3 +260,22 @@ async def offer_accept(turn: ActionTurn) -> Card:
 
 async def offer_decline(turn: ActionTurn) -> Card:
     return await _answer(turn, False)
+
+
+async def offer_refresh(turn: ActionTurn) -> Card:
+    """Teams shows the contact's offer card again (``trigger`` automatic) or they asked for it:
+    the offer as it stands now."""
+    access = _int(turn.data.get("access"))
+    if access is None:
+        raise InvalidInput("no offer id", key="offers.unknown")
+    status = await offer_status(turn.hub, turn.actor, access)
+    return offer_cards.current_card(
+        turn.t, turn.lang, status, turn.actor.firm_name, _user_ids(turn)
+    )
+
+
+def _user_ids(turn: ActionTurn) -> tuple[str, ...]:
+    person = turn.context.activity.from_property
+    return offer_cards.teams_user_ids(
+        str(person.id or "") if person else "", str(person.aad_object_id or "") if person else ""
+    )

@@ -5,15 +5,19 @@ may press it. A new button is a new row here; its handler lives beside the comma
 from __future__ import annotations
 
 from bot.actions import CONTACTS, ActionTable, CardAction
+from bot.cards import failures as failure_cards
+from bot.cards import history as history_cards
 from bot.cards import invite as invite_cards
 from bot.cards import offer as offer_cards
 from bot.cards import propose as propose_cards
+from bot.history import failures_more, failures_retry, history_more
 from bot.offering import (
     invite_check,
     invite_open,
     invite_send,
     offer_accept,
     offer_decline,
+    offer_refresh,
     propose_apps,
     propose_contacts,
     propose_send,
@@ -31,5 +35,9 @@ def default_actions() -> ActionTable:
             CardAction(propose_cards.SEND, propose_send),
             CardAction(offer_cards.ACCEPT, offer_accept, CONTACTS, "offers.not_yours"),
             CardAction(offer_cards.DECLINE, offer_decline, CONTACTS, "offers.not_yours"),
+            CardAction(offer_cards.REFRESH, offer_refresh, CONTACTS, "offers.not_yours"),
+            CardAction(history_cards.MORE, history_more, frozenset({"staff", "contact"})),
+            CardAction(failure_cards.MORE, failures_more),
+            CardAction(failure_cards.RETRY, failures_retry),
         ]
     )

@@ -8,7 +8,7 @@ from connectors.mail import Attachment, Mail, Mailer, MailError
 from connectors.outcomes import Fault, Outcome, Refused, Sent
 from connectors.parcel import Parcel
 
-# SMTP reply codes that say something precise about the refusal.
+# SMTP reply codes (and Graph's HTTP statuses) that say something precise about the refusal.
 _REASONS = {
     550: outcomes.DOSSIER_UNKNOWN,  # mailbox unavailable: the application knows no such address
     551: outcomes.DOSSIER_UNKNOWN,
@@ -16,6 +16,12 @@ _REASONS = {
     552: outcomes.TOO_LARGE,
     535: outcomes.CREDENTIALS_REFUSED,
     530: outcomes.CREDENTIALS_REFUSED,
+}
+_GRAPH_REASONS = {
+    401: outcomes.CREDENTIALS_REFUSED,
+    403: outcomes.CREDENTIALS_REFUSED,  # no Mail.Send, or not for this mailbox
+    413: outcomes.TOO_LARGE,
+    404: outcomes.NOT_CONFIGURED,  # no such sending mailbox
 }
 
 
@@ -29,7 +35,7 @@ def message_id(idempotency_key: str, sender: str) -> str:
 class CollectionEmailConnector:
     def __init__(self, mailer: Mailer, sender: str | None = None) -> None:
         self.mailer = mailer
-        self.sender = sender or mailer.config.sender
+        self.sender = sender or mailer.sender
 
     async def send(self, parcel: Parcel) -> Outcome:
         if not parcel.collection_email:
@@ -52,8 +58,9 @@ class CollectionEmailConnector:
         try:
             sent_id = await self.mailer.send(mail)
         except MailError as error:
-            detail = f"SMTP {error.code or '-'} {error}"[:2000]
+            detail = str(error)[:2000]
             if error.permanent:
-                return Refused(_REASONS.get(error.code or 0, outcomes.REJECTED), detail)
+                reason = _REASONS.get(error.code or 0) or _GRAPH_REASONS.get(error.status or 0)
+                return Refused(reason or outcomes.REJECTED, detail)
             return Fault(detail)
         return Sent(sent_id, f"accepted for {parcel.collection_email}")

@@ -147,6 +147,8 @@ class GraphClient:
         self._http: httpx.AsyncClient | None = None
         self._apps: dict[str, msal.ConfidentialClientApplication] = {}
         self._lock = asyncio.Lock()
+        # (tenant, manifest id) → the id of the app in that tenant's own catalog.
+        self._catalog_ids: dict[tuple[str, str], str] = {}
 
     @property
     def configured(self) -> bool:
@@ -337,10 +339,26 @@ class GraphClient:
     async def install_app_for_user(self, tenant: str, user_id: str, teams_app_id: str) -> bool:
         """``POST /users/{id}/teamwork/installedApps``: install the Teams app (the bot) in the
         user's personal scope, so that the bot may start a chat with them. True when installed
-        now, False when it already was (Graph answers 409 Conflict)."""
-        body = {
-            "teamsApp@odata.bind": f"{self.config.graph_url}/appCatalogs/teamsApps/{teams_app_id}"
-        }
+        now, False when it already was (Graph answers 409 Conflict).
+
+        ``teams_app_id`` is the manifest's id, which is the app's id in the store. An app the
+        firm uploaded to its own catalog has another id there: when Graph does not know the
+        manifest's id (404, or 400), the catalog is asked for the app whose ``externalId`` it is
+        (:meth:`catalog_app_id`), and the install tried again with that id, remembered."""
+        known = self._catalog_ids.get((tenant, teams_app_id))
+        try:
+            return await self._install(tenant, user_id, known or teams_app_id)
+        except GraphError as error:
+            if known or error.status not in (400, 404):
+                raise
+            catalog_id = await self.catalog_app_id(tenant, teams_app_id)
+            if not catalog_id or catalog_id == teams_app_id:
+                raise
+        self._catalog_ids[(tenant, teams_app_id)] = catalog_id
+        return await self._install(tenant, user_id, catalog_id)
+
+    async def _install(self, tenant: str, user_id: str, app_id: str) -> bool:
+        body = {"teamsApp@odata.bind": f"{self.config.graph_url}/appCatalogs/teamsApps/{app_id}"}
         try:
             await self.request(
                 tenant, "POST", f"/users/{user_id}/teamwork/installedApps", json=body
@@ -350,6 +368,20 @@ class GraphClient:
                 return False
             raise
         return True
+
+    async def catalog_app_id(self, tenant: str, external_id: str) -> str | None:
+        """``GET /appCatalogs/teamsApps?$filter=externalId eq '…'``: the id, in the tenant's
+        catalog, of the app whose manifest id is ``external_id`` (needs AppCatalog.Read.All)."""
+        answer = await self.request(
+            tenant,
+            "GET",
+            "/appCatalogs/teamsApps",
+            params={"$filter": f"externalId eq {_odata_literal(external_id)}"},
+        )
+        for item in answer.get("value") or []:
+            if isinstance(item, dict) and item.get("id"):
+                return str(item["id"])
+        return None
 
     async def get_invitation_user(self, tenant: str, user_id: str) -> GraphUser:
         """The invited user, with ``externalUserState`` (PendingAcceptance / Accepted)."""

@@ -23,6 +23,9 @@ REJECTED = "rejected"
 NOT_CONFIGURED = "not_configured"
 # The connection was switched off after the version arrived; nothing is sent any more.
 DISCONNECTED = "disconnected"
+# The application was deleted from the firm before the version was sent; nothing is sent any
+# more, and the delivery stays as history.
+APPLICATION_DELETED = "application_deleted"
 # Passing faults went on for every allowed attempt.
 GAVE_UP = "gave_up"
 
@@ -35,6 +38,7 @@ REFUSAL_REASONS = (
     REJECTED,
     NOT_CONFIGURED,
     DISCONNECTED,
+    APPLICATION_DELETED,
 )
 FAILURE_REASONS = (*REFUSAL_REASONS, GAVE_UP)
 

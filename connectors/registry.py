@@ -32,7 +32,7 @@ Factory = Callable[[ConnectorEnv], Connector]
 
 def _collection_email(env: ConnectorEnv) -> Connector:
     if env.mailer is None:
-        raise LookupError("collection-email deliveries need an SMTP configuration")
+        raise LookupError("collection-email deliveries need a mail transport")
     return CollectionEmailConnector(env.mailer, env.collection_sender)
 
 

@@ -81,6 +81,8 @@ _RECORD = (
         sent_at=bindparam("sent_at"),
         next_attempt_at=bindparam("next_attempt_at"),
         lease_until=None,
+        # A new outcome is news: a failure (again) is to be told to the dossier master afresh.
+        notified_at=None,
     )
 )
 # Handed back unsent: the attempt that was never made is not counted.
@@ -142,6 +144,8 @@ class _Job:
     file_name: str
     dossier_code: str
     collection_email: str
+    # False when the connection is gone: its application was deleted after the version came.
+    connection_exists: bool
     connection_active: bool
     slug: str
     label: str
@@ -163,6 +167,7 @@ class DeliveryWorker:
         *,
         open_secret: SecretOpener,
         smtp: SmtpConfig | None = None,
+        mailer: Mailer | None = None,
         collection_sender: str | None = None,
         registry: ConnectorRegistry | None = None,
         config: WorkerConfig | None = None,
@@ -171,8 +176,10 @@ class DeliveryWorker:
         http: httpx.AsyncClient | None = None,
     ) -> None:
         """``open_secret`` turns ``FirmApplication.secret_encrypted`` into the secret (the
-        composition root passes ``hub.vault.open``); ``smtp`` is needed for collection-email
-        applications; ``http`` replaces the worker's own client (tests)."""
+        composition root passes ``hub.vault.open``); collection-email applications need a
+        ``mailer`` (the composition root passes the one notifications use: one mail transport)
+        or, for plain SMTP, an ``smtp`` configuration; ``http`` replaces the worker's own
+        client (tests)."""
         self.sessions = sessions
         self.blobs = blobs
         self.config = config or WorkerConfig()
@@ -191,7 +198,7 @@ class DeliveryWorker:
             registry or default_registry(),
             ConnectorEnv(
                 http=self._http,
-                mailer=Mailer(smtp) if smtp else None,
+                mailer=mailer or (Mailer(smtp) if smtp else None),
                 collection_sender=collection_sender,
             ),
         )
@@ -372,6 +379,8 @@ class DeliveryWorker:
                 DocumentVersion.content_type,
                 Document.name,
                 Dossier.code,
+                Connection.id.label("connection_ref"),
+                Delivery.application_label,
                 Connection.dossier_code_at_app,
                 Connection.collection_email,
                 Connection.active,
@@ -389,9 +398,11 @@ class DeliveryWorker:
             .join(DocumentVersion, DocumentVersion.id == Delivery.document_version_id)
             .join(Document, Document.id == DocumentVersion.document_id)
             .join(Dossier, Dossier.id == Document.dossier_id)
-            .join(Connection, Connection.id == Delivery.connection_id)
-            .join(FirmApplication, FirmApplication.id == Connection.firm_application_id)
-            .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
+            # Outer joins: a delivery whose application was deleted is still loaded, and
+            # refused, rather than left "sending" and claimed again after every lease.
+            .outerjoin(Connection, Connection.id == Delivery.connection_id)
+            .outerjoin(FirmApplication, FirmApplication.id == Connection.firm_application_id)
+            .outerjoin(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
             .where(Delivery.id.in_(list(claimed)))
         )
         async with self.sessions() as session:
@@ -409,16 +420,17 @@ class DeliveryWorker:
                 # The wizard asks for the dossier's code at the application; the firm's own
                 # code is what most applications were set up with when none was entered.
                 dossier_code=row.dossier_code_at_app or row.code,
-                collection_email=row.collection_email,
-                connection_active=row.active,
-                slug=row.slug,
-                label=row.label,
-                method=row.connection,
+                collection_email=row.collection_email or "",
+                connection_exists=row.connection_ref is not None,
+                connection_active=bool(row.active),
+                slug=row.slug or "",
+                label=row.label or row.application_label,
+                method=row.connection or "",
                 document_type=row.document_type,
                 max_size=row.max_size,
                 accepted_formats=list(row.accepted_formats or []),
-                api_url=row.api_url,
-                api_key_id=row.api_key_id,
+                api_url=row.api_url or "",
+                api_key_id=row.api_key_id or "",
                 secret_encrypted=row.secret_encrypted,
                 specific_fields=dict(row.specific_fields or {}),
             )
@@ -429,6 +441,11 @@ class DeliveryWorker:
 
     def precheck(self, job: _Job) -> Refused | None:
         """The refusals Relais can tell without asking the application."""
+        if not job.connection_exists:
+            return Refused(
+                outcomes.APPLICATION_DELETED,
+                f"{job.label} was deleted from the firm's applications",
+            )
         if not job.connection_active:
             return Refused(outcomes.DISCONNECTED, "the connection was switched off")
         if job.max_size is not None and job.size > job.max_size:

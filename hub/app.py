@@ -54,7 +54,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         if HUB in app:
-            await app[HUB].graph.aclose()
+            await app[HUB].aclose()
         await engine.dispose()
 
 
@@ -89,12 +89,13 @@ async def _invitation_refresher(app: web.Application) -> AsyncIterator[None]:
 
 def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker:
     """The delivery worker, given what it needs from hub/ as plain values (connectors/ imports
-    nothing of hub/): the blob store, the way to open a sealed secret, the SMTP settings."""
+    nothing of hub/): the blob store, the way to open a sealed secret, and the mailer (the one
+    mail transport, shared with notifications)."""
     return DeliveryWorker(
         hub.sessions,
         blob_store(hub.settings),
         open_secret=hub.vault.open,
-        smtp=hub.mailer.config,
+        mailer=hub.mailer,
         config=config,
     )
 

@@ -21,11 +21,23 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.mail import Mail, MailError
+from connectors.outcomes import APPLICATION_DELETED
 from hub.audit import record
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.i18n import Translator, language_of
@@ -40,6 +52,7 @@ from storage.models import (
     Connection,
     Contact,
     ContactAccess,
+    Delivery,
     Dossier,
     Firm,
     FirmApplication,
@@ -272,6 +285,9 @@ class Deleted:
     revoked: int
     mails_sent: int
     mail_failures: list[str]  # the masters' addresses that could not be reached
+    # Deliveries still waiting to go to the application: they will never be sent, and end failed
+    # with the reason ``application_deleted`` (their history stays).
+    cancelled: int = 0
 
 
 # --------------------------------------------------------------------------- reading
@@ -925,6 +941,8 @@ async def delete_application(hub: Hub, actor: Actor, app_id: int) -> Deleted:
     accesses: keeping them would need a tombstone on ``firm_application``, which would also stop
     the firm from adding the application again. So the history is the audit trail: one
     ``application.deleted`` event and one ``contact_access.revoked`` event per access revoked.
+    The documents' deliveries are not the application's but the documents' history: they stay,
+    without their connection, and those still waiting end failed (``application_deleted``).
     """
     require_admin(actor)
     async with hub.sessions() as session, session.begin():
@@ -943,6 +961,9 @@ async def delete_application(hub: Hub, actor: Actor, app_id: int) -> Deleted:
                     )
                 )
             }
+        cancelled = await _cancel_pending(session, actor, app.id)
+        # The deliveries stay (``ON DELETE SET NULL``) with their dossier and the application's
+        # label: the documents' history and the dashboards keep what was sent where.
         await session.execute(
             delete(Connection).where(
                 Connection.firm_id == actor.firm_id, Connection.firm_application_id == app.id
@@ -967,6 +988,7 @@ async def delete_application(hub: Hub, actor: Actor, app_id: int) -> Deleted:
             connections=connections,
             revoked=len(revoked),
             masters=len(masters),
+            cancelled=cancelled,
         )
         if revoked:
             now = utcnow()
@@ -1007,7 +1029,36 @@ async def delete_application(hub: Hub, actor: Actor, app_id: int) -> Deleted:
         revoked=len(revoked),
         mails_sent=sent,
         mail_failures=failures,
+        cancelled=cancelled,
     )
+
+
+async def _cancel_pending(session: AsyncSession, actor: Actor, app_id: int) -> int:
+    """Fail the application's deliveries that wait to be sent. Those being sent right now are
+    left to their worker: it records what the application answered, and a delivery that comes
+    back to wait is refused then (``application_deleted``, connectors/worker.py)."""
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.firm_id == actor.firm_id,
+            Delivery.status == "pending",
+            Delivery.connection_id.in_(
+                select(Connection.id).where(
+                    Connection.firm_id == actor.firm_id, Connection.firm_application_id == app_id
+                )
+            ),
+        )
+        # Told already: the person deleting was warned, and nothing of it can be sent again, so
+        # the dossier masters' failure notices (hub/notifications.py) leave these out.
+        .values(
+            status="failed",
+            failure_reason=APPLICATION_DELETED,
+            lease_until=None,
+            notified_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _connection_count(session: AsyncSession, actor: Actor, app_id: int) -> int:

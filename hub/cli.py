@@ -76,7 +76,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     async def run() -> None:
         engine = await open_engine(settings)
-        worker = build_worker(build_services(settings, session_factory(engine)))
+        hub = build_services(settings, session_factory(engine))
+        worker = build_worker(hub)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -86,6 +87,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
             await worker.run(stop)
         finally:
             await worker.aclose()
+            await hub.aclose()
             await engine.dispose()
         print(
             "Relais delivery worker stopped: deliveries in hand were finished or left to a lease."

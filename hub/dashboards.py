@@ -4,7 +4,7 @@ the bot's ``failures`` command.
 Failed deliveries are read in keyset pages on ``(created_at, id)``, newest first, through the
 ``ix_delivery_firm_status_created`` index (``firm_id, status, created_at, id``): page 500 costs
 what page 1 costs, with millions of deliveries. Filters on an application, a dossier or the
-actor's portfolio become ``connection_id IN (…)`` subqueries on small tables. A failure is dated
+actor's portfolio become ``IN (…)`` subqueries on small tables (connections, dossiers). A failure is dated
 by when its delivery was queued (the document's arrival), the date the list, the filters, the
 trend and the export all share.
 
@@ -29,11 +29,13 @@ from hub.errors import InvalidInput, NotFound
 from hub.history import (
     MAX_RETRY,
     RetryResult,
+    application_label,
     as_utc,
     may_retry,
     must_utc,
     require_may_retry_somewhere,
     retry_deliveries,
+    retryable,
     visible_dossier_ids,
     visible_dossiers,
 )
@@ -186,23 +188,13 @@ async def _conditions(
                 key="portfolio.no_dossier",
                 code=filters.dossier,
             )
-        where.append(
-            Delivery.connection_id.in_(
-                select(Connection.id).where(
-                    Connection.firm_id == actor.firm_id, Connection.dossier_id == dossier_id
-                )
-            )
-        )
+        # The dossier kept on the delivery (``ix_delivery_dossier_id``): its deliveries to
+        # applications deleted since are counted too.
+        where.append(Delivery.dossier_id == dossier_id)
     scope = visible_dossier_ids(actor)
     if scope is not None:
         # A portfolio is many dossiers too: same walk as for an application.
-        where.append(
-            (Delivery.connection_id + 0).in_(
-                select(Connection.id)
-                .join(Dossier, Dossier.id == Connection.dossier_id)
-                .where(Connection.firm_id == actor.firm_id, scope)
-            )
-        )
+        where.append((Delivery.dossier_id + 0).in_(select(Dossier.id).where(scope)))
     return where
 
 
@@ -224,6 +216,8 @@ class FailureRow:
     failed_at: datetime | None  # the last attempt
     detail: str  # the application's last answer
     may_retry: bool
+    # The application was deleted since: ``application`` is the label it had.
+    application_deleted: bool = False
 
 
 @dataclass(frozen=True)
@@ -284,15 +278,15 @@ async def failures(
                     Document.name,
                     DocumentVersion.number,
                     Dossier,
-                    CatalogApp.label,
+                    application_label(),
                 )
                 .join(ids, ids.c.id == Delivery.id)
                 .join(DocumentVersion, DocumentVersion.id == Delivery.document_version_id)
                 .join(Document, Document.id == DocumentVersion.document_id)
-                .join(Connection, Connection.id == Delivery.connection_id)
-                .join(Dossier, Dossier.id == Connection.dossier_id)
-                .join(FirmApplication, FirmApplication.id == Connection.firm_application_id)
-                .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
+                .join(Dossier, Dossier.id == Delivery.dossier_id)
+                .outerjoin(Connection, Connection.id == Delivery.connection_id)
+                .outerjoin(FirmApplication, FirmApplication.id == Connection.firm_application_id)
+                .outerjoin(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
                 .order_by(Delivery.created_at.desc(), Delivery.id.desc())
             )
         ).all()
@@ -320,7 +314,8 @@ async def failures(
             queued_at=must_utc(delivery.created_at),
             failed_at=last[delivery.id][0] if delivery.id in last else None,
             detail=last[delivery.id][1] if delivery.id in last else "",
-            may_retry=may_retry(actor, dossier),
+            may_retry=retryable(delivery) and may_retry(actor, dossier),
+            application_deleted=delivery.connection_id is None,
         )
         for delivery, document_id, name, number, dossier, label in rows
     ]
@@ -332,7 +327,7 @@ async def failures(
 
 @dataclass(frozen=True)
 class ApplicationCount:
-    id: int  # the firm application
+    id: int | None  # the firm application; None once deleted (``label`` is the one it had)
     label: str
     count: int
 
@@ -363,21 +358,37 @@ async def failure_counts(
             .group_by(Delivery.connection_id)
             .subquery()
         )
-        apps = (
-            await session.execute(
+        apps: list[tuple[int | None, str, int]] = [
+            (i, label, int(n))
+            for i, label, n in await session.execute(
                 select(FirmApplication.id, CatalogApp.label, func.sum(per_connection.c.n))
                 .join(Connection, Connection.id == per_connection.c.connection_id)
                 .join(FirmApplication, FirmApplication.id == Connection.firm_application_id)
                 .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
                 .group_by(FirmApplication.id, CatalogApp.label)
             )
-        ).all()
+        ]
+        apps += await _deleted_applications(session, where)
     by_reason = sorted(((r or "", int(n)) for r, n in reasons), key=lambda x: (-x[1], x[0]))
     by_app = sorted(
-        (ApplicationCount(i, label, int(n)) for i, label, n in apps),
+        (ApplicationCount(i, label, n) for i, label, n in apps),
         key=lambda x: (-x.count, x.label),
     )
     return FailureCounts(sum(n for _, n in by_reason), by_reason, by_app)
+
+
+async def _deleted_applications(
+    session: AsyncSession, where: Sequence[ColumnElement[bool]]
+) -> list[tuple[int | None, str, int]]:
+    """The counts of deliveries whose application was deleted, by the label it had. Only these
+    rows are read (``connection_id IS NULL`` in ``ix_delivery_failure_counts``); the live ones
+    are counted from the index alone."""
+    rows = await session.execute(
+        select(Delivery.application_label, func.count())
+        .where(*where, Delivery.connection_id.is_(None))
+        .group_by(Delivery.application_label)
+    )
+    return [(None, label, int(n)) for label, n in rows]
 
 
 @dataclass(frozen=True)
@@ -463,7 +474,7 @@ async def activity(hub: Hub, actor: Actor, days: int = TREND_DAYS) -> Activity:
             .group_by(Delivery.connection_id, sent_day)
             .subquery()
         )
-        sent_rows = (
+        sent_rows = list(
             await session.execute(
                 select(per_connection.c.day, CatalogApp.label, func.sum(per_connection.c.n))
                 .join(Connection, Connection.id == per_connection.c.connection_id)
@@ -471,7 +482,13 @@ async def activity(hub: Hub, actor: Actor, days: int = TREND_DAYS) -> Activity:
                 .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
                 .group_by(per_connection.c.day, CatalogApp.label)
             )
-        ).all()
+        )
+        # And to the applications deleted since, by the label they had.
+        sent_rows += await session.execute(
+            select(sent_day, Delivery.application_label, func.count())
+            .where(*sent_where, Delivery.connection_id.is_(None))
+            .group_by(sent_day, Delivery.application_label)
+        )
         median = await _median_seconds(session, hub, sent_where)
 
         failed_where = await _conditions(session, hub, actor, FailureFilters(), "failed")
@@ -560,6 +577,8 @@ async def retry_matching(
     cap = max(1, min(cap, MAX_RETRY))
     async with hub.sessions() as session:
         where = await _conditions(session, hub, actor, filters, "failed")
+        # Those of deleted applications have nowhere to go: they would take the cap for nothing.
+        where.append(Delivery.connection_id.is_not(None))
         total = int(
             await session.scalar(select(func.count()).select_from(Delivery).where(*where)) or 0
         )

@@ -25,18 +25,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record
 from hub.errors import InvalidInput, NotFound, PermissionDenied
+from hub.history import visible_dossiers
 from hub.identity import Actor
 from hub.services import Hub
 from hub.settings import Settings
 from storage.blobs import BlobStore
 from storage.models import (
+    CatalogApp,
     Connection,
     ConnectionFolder,
-    ContactDossier,
     Delivery,
     Document,
     DocumentVersion,
     Dossier,
+    FirmApplication,
     Folder,
 )
 
@@ -218,21 +220,17 @@ async def _where(
             raise NotFound(
                 f"no dossier {dossier_code}", key="documents.no_dossier", code=dossier_code
             )
-        if actor.kind == "contact":
-            linked = await session.scalar(
-                select(
-                    exists().where(
-                        ContactDossier.contact_id == actor.id,
-                        ContactDossier.dossier_id == dossier.id,
-                    )
-                )
+        # One rule for reading and adding: the dossiers the actor may see (a contact their own,
+        # a collaborator their portfolio, administrators, tokens and the command line the firm).
+        visible = await session.scalar(
+            select(exists().where(Dossier.id == dossier.id, visible_dossiers(actor)))
+        )
+        if not visible:
+            raise PermissionDenied(
+                f"{actor.ref} may not add documents to {dossier.code}",
+                key="rights.upload",
+                dossier=dossier.code,
             )
-            if not linked:
-                raise PermissionDenied(
-                    f"{actor.ref} is not a contact of {dossier.code}",
-                    key="rights.upload",
-                    dossier=dossier.code,
-                )
         path = "/".join(part.strip() for part in folder_path.strip().strip("/").split("/"))
         folder = await session.scalar(
             select(Folder).where(Folder.firm_id == actor.firm_id, Folder.path == path)
@@ -303,16 +301,18 @@ async def _store_version(
         )
         session.add(version)
         await session.flush()
-        connection_ids = await _routes(session, actor.firm_id, dossier.id, folder.path, now)
+        routes = await _routes(session, actor.firm_id, dossier.id, folder.path, now)
         session.add_all(
             Delivery(
                 firm_id=actor.firm_id,
                 document_version_id=version.id,
                 connection_id=connection_id,
+                dossier_id=dossier.id,
+                application_label=label,
                 next_attempt_at=now,
                 created_at=now,
             )
-            for connection_id in connection_ids
+            for connection_id, label in routes
         )
         record(
             session,
@@ -329,23 +329,27 @@ async def _store_version(
             size=size,
             content_type=content_type,
             source=source,
-            deliveries=len(connection_ids),
+            deliveries=len(routes),
         )
     return VersionReceipt(
         document.id, version.id, number, name, content_type, sha256, size,
-        deliveries=len(connection_ids), duplicate=False,
+        deliveries=len(routes), duplicate=False,
     )  # fmt: skip
 
 
 async def _routes(
     session: AsyncSession, firm_id: int, dossier_id: int, folder_path: str, now: datetime
-) -> list[int]:
-    """The connections a version in ``folder_path`` goes to: active, access authorised, with a
-    connected folder that is the folder or one of its ancestors, connected before ``now``."""
+) -> list[tuple[int, str]]:
+    """The connections a version in ``folder_path`` goes to, with their application's label
+    (kept on the delivery: its history outlives the application): active, access authorised,
+    with a connected folder that is the folder or one of its ancestors, connected before
+    ``now``."""
     rows = await session.execute(
-        select(Connection.id, Folder.path)
+        select(Connection.id, CatalogApp.label, Folder.path)
         .join(ConnectionFolder, ConnectionFolder.connection_id == Connection.id)
         .join(Folder, Folder.id == ConnectionFolder.folder_id)
+        .join(FirmApplication, FirmApplication.id == Connection.firm_application_id)
+        .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
         .where(
             Connection.firm_id == firm_id,
             Connection.dossier_id == dossier_id,
@@ -357,8 +361,8 @@ async def _routes(
     # Compared here rather than with LIKE: "_" and "%" are ordinary characters in folder names.
     return sorted(
         {
-            connection_id
-            for connection_id, path in rows
+            (connection_id, label)
+            for connection_id, label, path in rows
             if folder_path == path or folder_path.startswith(path + "/")
         }
     )

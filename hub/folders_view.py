@@ -1,8 +1,11 @@
 """Reading a dossier's folders and documents: the panel's folder view, the REST API's listing, and
 the places the bot offers for a file (read-only; storing a file is :mod:`hub.documents`).
 
-The firm's staff may look at every dossier of the firm (as in :mod:`hub.directory`); an API token
-acts for the whole firm; a contact may only pick among the dossiers they are linked to.
+Who sees a dossier's documents is :func:`hub.history.visible_dossiers`, the rule of the History
+drawer too: administrators and rights managers every dossier of the firm, other staff the dossiers
+they are master or engagement manager of (their portfolio); an API token and the command line act
+for the whole firm. Another staff member's dossier is refused with a page that says whom to ask; a
+contact may only pick, to drop a file, among the dossiers they are linked to.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import InvalidInput, PermissionDenied
+from hub.history import visible_dossiers
 from hub.identity import Actor
 from hub.paging import PER_PAGE, Page
 from hub.portfolio import dossier_by_code
@@ -32,7 +36,8 @@ from storage.models import (
     StaffUser,
 )
 
-# Who reads a whole firm's documents: its staff, its API tokens, the command line.
+# Who may read documents at all, each within what :func:`visible_dossiers` lets them see: the
+# firm's staff, its API tokens, the command line (a contact only picks where to drop a file).
 FIRM_READERS = frozenset({"staff", "token", "system"})
 # How many dossiers the bot offers in its "where should I file this?" card.
 CHOICES = 50
@@ -98,6 +103,36 @@ class UploadPlaces:
 def _require_firm_reader(actor: Actor) -> None:
     if actor.kind not in FIRM_READERS:
         raise PermissionDenied(f"{actor.ref} may not read documents", key="rights.staff_only")
+
+
+async def _readable_dossier(session: AsyncSession, actor: Actor, code: str) -> Dossier:
+    """The firm's dossier ``code`` if ``actor`` may read its documents: NotFound when the firm has
+    none, PermissionDenied (naming whom to ask) when it is outside the actor's portfolio."""
+    _require_firm_reader(actor)
+    dossier = await dossier_by_code(session, actor, code)
+    if await session.scalar(
+        select(exists().where(Dossier.id == dossier.id, visible_dossiers(actor)))
+    ):
+        return dossier
+    people = {
+        ident: name
+        for ident, name in await session.execute(
+            select(StaffUser.id, StaffUser.display_name).where(
+                StaffUser.firm_id == actor.firm_id,
+                StaffUser.id.in_([dossier.master_id or 0, dossier.engagement_manager_id or 0]),
+            )
+        )
+    }
+    master = people.get(dossier.master_id or 0, "")
+    manager = people.get(dossier.engagement_manager_id or 0, "")
+    raise PermissionDenied(
+        f"{actor.ref} may not read dossier {dossier.code}: not in their portfolio",
+        key="documents.not_in_portfolio"
+        if master or manager
+        else "documents.not_in_portfolio_ask_admin",
+        code=dossier.code,
+        ask=master or manager,
+    )
 
 
 def normalise_path(raw: str) -> str:
@@ -239,9 +274,8 @@ async def folder_view(
 ) -> FolderView:
     """The panel's view of a dossier: the firm's folder tree (with how many documents the dossier
     has in each), and one page of the documents of ``folder`` (default: the first folder)."""
-    _require_firm_reader(actor)
     async with hub.sessions() as session:
-        dossier = await dossier_by_code(session, actor, code)
+        dossier = await _readable_dossier(session, actor, code)
         folders = await _folders(session, actor, dossier)
         selected: FolderEntry | None = None
         if folder:
@@ -259,9 +293,8 @@ async def list_documents(
     hub: Hub, actor: Actor, code: str, *, folder: str | None = None, page: int = 1
 ) -> Page[DocumentEntry]:
     """A dossier's documents (of one folder, or all), each with its latest version."""
-    _require_firm_reader(actor)
     async with hub.sessions() as session:
-        dossier = await dossier_by_code(session, actor, code)
+        dossier = await _readable_dossier(session, actor, code)
         folder_id = None
         if folder:
             folder_id = _folder_named(
@@ -271,16 +304,18 @@ async def list_documents(
 
 
 async def upload_places(hub: Hub, actor: Actor, *, limit: int = CHOICES) -> UploadPlaces:
-    """Where the actor may drop a file: their dossiers (a contact's linked dossiers; for staff,
-    their portfolio first, then the firm's most recent) and the top-level folders."""
+    """Where the actor may drop a file: the dossiers they see (a contact's linked dossiers; for
+    staff, :func:`hub.history.visible_dossiers` with their portfolio first, then the firm's most
+    recent) and the top-level folders."""
     async with hub.sessions() as session:
-        query = select(Dossier.code, Dossier.name).where(Dossier.firm_id == actor.firm_id)
+        query = select(Dossier.code, Dossier.name)
         if actor.kind == "contact":
             query = query.join(ContactDossier, ContactDossier.dossier_id == Dossier.id).where(
-                ContactDossier.contact_id == actor.id
+                Dossier.firm_id == actor.firm_id, ContactDossier.contact_id == actor.id
             )
             order: list[Any] = [Dossier.code]
         elif actor.kind in FIRM_READERS:
+            query = query.where(visible_dossiers(actor))
             order = [Dossier.created_at.desc(), Dossier.code]
             if actor.is_staff:
                 mine = (Dossier.master_id == actor.id) | (Dossier.engagement_manager_id == actor.id)
@@ -297,3 +332,10 @@ async def upload_places(hub: Hub, actor: Actor, *, limit: int = CHOICES) -> Uplo
             )
         )
     return UploadPlaces(dossiers, folders)
+
+
+async def require_readable(hub: Hub, actor: Actor, code: str) -> None:
+    """Refuse, before anything is stored, a panel upload to a dossier whose folder view the actor
+    may not open (the same refusal as the view's)."""
+    async with hub.sessions() as session:
+        await _readable_dossier(session, actor, code)

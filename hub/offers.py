@@ -1,17 +1,20 @@
 """Proposing services (seed 003 §5): offers to a client contact, answered in Teams.
 
 An offer is a :class:`ContactAccess` in state ``offered``; the contact accepts (``accepted``) or
-declines (``declined``). Without a contact, proposing switches the firm's other applications on
-for the dossier at once, as the portfolio dialog does. The bot sends and updates the cards; every
+declines (``declined``). Applications that need no contact are switched on for the dossier at
+once. Both faces propose through this module: the bot with :func:`propose` (one contact, adding),
+the panel's applications dialog with :func:`save_applications` (the dossier's whole choice,
+adding and withdrawing); both record offers the same way and hand them to one
+:class:`OfferCourier` (implemented by the bot) that carries them to the contact in Teams. Every
 decision is made here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +34,7 @@ from hub.i18n import language_of
 from hub.identity import Actor
 from hub.paging import like_pattern
 from hub.portfolio import (
+    HELD,
     ContactChoice,
     contact_choice,
     contacts_of_dossier,
@@ -44,6 +48,7 @@ from storage.models import (
     Connection,
     Contact,
     ContactAccess,
+    ConversationRef,
     Dossier,
     Firm,
     FirmApplication,
@@ -152,29 +157,166 @@ async def propose(
                 )
         connections = await _connections(session, dossier, chosen, now)
         if contact is None:
-            switched = []
-            for app in chosen:
-                connection = connections[app.id]
-                if not connection.active:
-                    connection.active, connection.connected_at = True, now
-                    switched.append(app.catalog_app.label)
-                    record(
-                        session,
-                        actor.firm_id,
-                        actor.ref,
-                        "dossier.application_on",
-                        "dossier",
-                        dossier.id,
-                        application=app.catalog_app.label,
-                        dossier=dossier.code,
-                    )
+            switched = [
+                app.catalog_app.label
+                for app in chosen
+                if _switch(session, actor, dossier, app, connections[app.id], True, now)
+            ]
             return Proposal(
                 switched_on=tuple(switched),
                 already=tuple(
                     a.catalog_app.label for a in chosen if a.catalog_app.label not in switched
                 ),
             )
-        return await _offer(session, actor, dossier, contact, chosen, now)
+        accesses = await _accesses(session, dossier)
+        offers, already = [], []
+        for app in chosen:
+            access = accesses.get((app.id, contact.id))
+            if access is not None and access.state in STANDING:
+                already.append(app.catalog_app.label)
+            else:
+                offers.append(await _offer(session, actor, dossier, contact, app, access, now))
+        return Proposal(offers=tuple(offers), already=tuple(already))
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What the applications dialog changed; ``offered`` still has to reach the contacts."""
+
+    switched_on: list[str] = field(default_factory=list)
+    switched_off: list[str] = field(default_factory=list)
+    offered: list[Offer] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.switched_on or self.switched_off or self.offered or self.revoked)
+
+
+async def save_applications(
+    hub: Hub, actor: Actor, code: str, choices: Mapping[int, Collection[int]]
+) -> SaveResult:
+    """The panel's "propose a service": make the dossier's applications ``choices`` (firm
+    application id → the contact ids to offer it to; empty for applications that need no
+    contact). Applications left out are switched off; contacts left out lose the offer or the
+    access. Contacts newly ticked get an offer, exactly as from Teams (:func:`propose`), and the
+    application is switched on for the dossier when they accept. Everything is checked before
+    anything changes, then applied in one transaction with one audit event per change.
+
+    Switching off keeps the Connection with ``active`` False rather than deleting it: deleting
+    would cascade to its deliveries and erase the dossier's send history, and switching on again
+    should find the dossier code or collection email entered for it before.
+    """
+    now = utcnow()
+    async with hub.sessions() as session, session.begin():
+        dossier = await dossier_by_code(session, actor, code)
+        require_activate(actor, dossier)
+        firm_apps = {a.id: a for a in await firm_applications(session, actor.firm_id)}
+        unknown = set(choices) - set(firm_apps)
+        if unknown:
+            raise NotFound(f"no firm application {sorted(unknown)}", key="portfolio.no_application")
+        contacts = {c.id: c for c in await contacts_of_dossier(session, dossier)}
+        accesses = await _accesses(session, dossier)
+        existing = await _connections(session, dossier, [], now)
+        held = {
+            key for key, access in accesses.items() if access.state in HELD and key[1] in contacts
+        }
+        for app_id, contact_ids in choices.items():
+            _check_choice(
+                firm_apps[app_id],
+                set(contact_ids),
+                contacts,
+                code,
+                on=app_id in existing and existing[app_id].active,
+                holding=any(a == app_id for a, _ in held),
+            )
+
+        result = SaveResult()
+        offered = [
+            app
+            for app_id, app in firm_apps.items()
+            if app.catalog_app.needs_contact
+            and set(choices.get(app_id, ())) - {c for a, c in held if a == app_id}
+        ]
+        wanted_on = [
+            app
+            for app_id, app in firm_apps.items()
+            if app_id in choices and not app.catalog_app.needs_contact
+        ]
+        connections = await _connections(session, dossier, offered + wanted_on, now)
+        for app_id, app in firm_apps.items():
+            label = app.catalog_app.label
+            connection = connections.get(app_id)
+            if not app.catalog_app.needs_contact:
+                if connection is not None and _switch(
+                    session, actor, dossier, app, connection, app_id in choices, now
+                ):
+                    (result.switched_on if app_id in choices else result.switched_off).append(label)
+                continue
+            if (
+                app_id not in choices
+                and connection is not None
+                and _switch(session, actor, dossier, app, connection, False, now)
+            ):
+                result.switched_off.append(label)
+            wanted = set(choices.get(app_id, ()))
+            for cid in sorted(wanted):
+                access = accesses.get((app_id, cid))
+                if (app_id, cid) not in held:
+                    offer = await _offer(session, actor, dossier, contacts[cid], app, access, now)
+                    result.offered.append(offer)
+                elif access is not None and access.state == "offered" and not access.activity_id:
+                    # Still pending and never delivered: saving again tries to deliver it again.
+                    result.offered.append(
+                        _offer_of(access, app, dossier, contacts[cid], actor.display_name)
+                    )
+            for a, cid in sorted(held):
+                if a == app_id and cid not in wanted:
+                    _revoke(session, actor, dossier, app, contacts[cid], accesses[(a, cid)], now)
+                    result.revoked.append(f"{label} · {contacts[cid].display_name}")
+    return result
+
+
+def _check_choice(
+    app: FirmApplication,
+    wanted: set[int],
+    contacts: Mapping[int, Contact],
+    code: str,
+    *,
+    on: bool,
+    holding: bool,
+) -> None:
+    """One application of the dialog's choice, refused as a whole when any part is wrong."""
+    label = app.catalog_app.label
+    if not app.catalog_app.needs_contact:
+        if wanted:
+            raise InvalidInput(
+                f"{label} takes no contact",
+                field=f"contacts-{app.id}",
+                key="portfolio.no_contact_needed",
+                application=label,
+            )
+        return
+    missing = wanted - set(contacts)
+    if missing:
+        raise NotFound(f"contacts {sorted(missing)} not on {code}", key="portfolio.no_contact")
+    for cid in sorted(wanted):
+        if not eligible(contacts[cid]):
+            raise InvalidInput(
+                f"contact {cid} is not a guest on the tenant yet",
+                field=f"contacts-{app.id}",
+                key="portfolio.contact_not_ready",
+                contact=contacts[cid].display_name,
+                reason_key=f"portfolio.reason.{contacts[cid].guest_state}",
+            )
+    if not wanted and not on and not holding:
+        # Switched on with nobody ticked: an offer is made to someone, or it is nothing.
+        raise InvalidInput(
+            f"{label} needs a contact",
+            field=f"contacts-{app.id}",
+            key="portfolio.contact_needed",
+            application=label,
+        )
 
 
 async def _contact_of(session: AsyncSession, dossier: Dossier, contact_id: int) -> Contact:
@@ -194,13 +336,13 @@ async def _contact_of(session: AsyncSession, dossier: Dossier, contact_id: int) 
 async def _connections(
     session: AsyncSession, dossier: Dossier, apps: list[FirmApplication], now: datetime
 ) -> dict[int, Connection]:
-    """The dossier's connection to each application, made (switched off) where there is none."""
+    """The dossier's connections, with one made (switched off) for each of ``apps`` that has
+    none: an offer's application is switched on when the contact accepts."""
     found = {
         c.firm_application_id: c
         for c in await session.scalars(
             select(Connection).where(
-                Connection.dossier_id == dossier.id,
-                Connection.firm_application_id.in_([a.id for a in apps]),
+                Connection.firm_id == dossier.firm_id, Connection.dossier_id == dossier.id
             )
         )
     }
@@ -218,65 +360,128 @@ async def _connections(
     return found
 
 
+async def _accesses(
+    session: AsyncSession, dossier: Dossier
+) -> dict[tuple[int, int], ContactAccess]:
+    """The dossier's offers and accesses by (firm application, contact)."""
+    return {
+        (a.firm_application_id, a.contact_id): a
+        for a in await session.scalars(
+            select(ContactAccess).where(
+                ContactAccess.firm_id == dossier.firm_id, ContactAccess.dossier_id == dossier.id
+            )
+        )
+    }
+
+
+def _switch(
+    session: AsyncSession,
+    actor: Actor,
+    dossier: Dossier,
+    app: FirmApplication,
+    connection: Connection,
+    on: bool,
+    now: datetime,
+) -> bool:
+    """Switch the dossier's application on or off; False when it already was."""
+    if connection.active == on:
+        return False
+    connection.active = on
+    if on:
+        connection.connected_at = now
+    record(
+        session,
+        actor.firm_id,
+        actor.ref,
+        "dossier.application_on" if on else "dossier.application_off",
+        "dossier",
+        dossier.id,
+        application=app.catalog_app.label,
+        dossier=dossier.code,
+    )
+    return True
+
+
+def _record_for_contact(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    dossier: Dossier,
+    app: FirmApplication,
+    contact: Contact,
+) -> None:
+    """The audit event of an offer made or withdrawn: which contact, application and dossier."""
+    record(
+        session,
+        actor.firm_id,
+        actor.ref,
+        action,
+        "contact",
+        contact.id,
+        application=app.catalog_app.label,
+        contact=contact.email,
+        dossier=dossier.code,
+    )
+
+
+def _revoke(
+    session: AsyncSession,
+    actor: Actor,
+    dossier: Dossier,
+    app: FirmApplication,
+    contact: Contact,
+    access: ContactAccess,
+    now: datetime,
+) -> None:
+    """Withdraw an offer still out, or an access held (its Teams card then says so)."""
+    access.state, access.answered_at = "revoked", now
+    _record_for_contact(session, actor, "contact_access.revoked", dossier, app, contact)
+
+
 async def _offer(
     session: AsyncSession,
     actor: Actor,
     dossier: Dossier,
     contact: Contact,
-    apps: list[FirmApplication],
+    app: FirmApplication,
+    access: ContactAccess | None,
     now: datetime,
-) -> Proposal:
-    existing = {
-        a.firm_application_id: a
-        for a in await session.scalars(
-            select(ContactAccess).where(
-                ContactAccess.dossier_id == dossier.id, ContactAccess.contact_id == contact.id
-            )
+) -> Offer:
+    """Record the offer (a new row, or the declined or withdrawn one made again)."""
+    if access is None:
+        access = ContactAccess(
+            firm_id=actor.firm_id,
+            firm_application_id=app.id,
+            contact_id=contact.id,
+            dossier_id=dossier.id,
         )
-    }
-    offers, already = [], []
-    for app in apps:
-        access = existing.get(app.id)
-        if access is not None and access.state in STANDING:
-            already.append(app.catalog_app.label)
-            continue
-        if access is None:
-            access = ContactAccess(
-                firm_id=actor.firm_id,
-                firm_application_id=app.id,
-                contact_id=contact.id,
-                dossier_id=dossier.id,
-            )
-            session.add(access)
-        access.state, access.offered_by_id, access.offered_at = "offered", actor.id, now
-        access.answered_at, access.activity_id = None, ""
-        await session.flush()
-        record(
-            session,
-            actor.firm_id,
-            actor.ref,
-            "offer.sent",
-            "contact",
-            contact.id,
-            application=app.catalog_app.label,
-            contact=contact.email,
-            dossier=dossier.code,
-        )
-        offers.append(
-            Offer(
-                access_id=access.id,
-                application=app.catalog_app.label,
-                description=_describe(app, contact.locale),
-                dossier_code=dossier.code,
-                dossier_name=dossier.name,
-                contact_id=contact.id,
-                contact_name=contact.display_name,
-                contact_object_id=contact.entra_object_id or "",
-                contact_locale=contact.locale,
-                proposed_by=actor.display_name,
-            )
-        )
-    return Proposal(offers=tuple(offers), already=tuple(already))
+        session.add(access)
+    access.state, access.offered_by_id, access.offered_at = "offered", actor.id, now
+    access.answered_at, access.activity_id = None, ""
+    await session.flush()
+    _record_for_contact(session, actor, "offer.sent", dossier, app, contact)
+    return _offer_of(access, app, dossier, contact, actor.display_name)
+
+
+def _offer_of(
+    access: ContactAccess,
+    app: FirmApplication,
+    dossier: Dossier,
+    contact: Contact,
+    proposer: str,
+) -> Offer:
+    return Offer(
+        access_id=access.id,
+        application=app.catalog_app.label,
+        description=_describe(app, contact.locale),
+        dossier_code=dossier.code,
+        dossier_name=dossier.name,
+        contact_id=contact.id,
+        contact_name=contact.display_name,
+        contact_object_id=contact.entra_object_id or "",
+        contact_locale=contact.locale,
+        proposed_by=proposer,
+    )
 
 
 async def remember_offer_message(hub: Hub, actor: Actor, access_id: int, activity_id: str) -> None:
@@ -287,9 +492,17 @@ async def remember_offer_message(hub: Hub, actor: Actor, access_id: int, activit
             access.activity_id = activity_id[:200]
 
 
-async def offer_unreachable(hub: Hub, actor: Actor, access_id: int, reason: str) -> None:
-    """The bot could not reach the contact: the offer stays pending (visible in the panel), and
-    the audit trail says why."""
+async def offer_unreachable(
+    hub: Hub,
+    actor: Actor,
+    access_id: int,
+    reason: str,
+    key: str = "offers.undelivered.teams",
+    **params: str,
+) -> None:
+    """The offer could not reach the contact: it stays pending (visible in the panel with the
+    reason: ``key`` and ``params`` say it in the reader's language, ``reason`` is the detail),
+    and the audit trail says why."""
     async with hub.sessions() as session, session.begin():
         access = await session.get(ContactAccess, access_id)
         if access is not None and access.firm_id == actor.firm_id:
@@ -302,7 +515,27 @@ async def offer_unreachable(hub: Hub, actor: Actor, access_id: int, reason: str)
                 access.contact_id,
                 access=access.id,
                 reason=reason[:200],
+                # Not "key": the audit page formats an event's details as a message's values.
+                reason_key=key,
+                reason_params={k: v[:200] for k, v in params.items()},
             )
+
+
+async def _contacts_offer(
+    session: AsyncSession, actor: Actor, access_id: int, *, lock: bool = False
+) -> tuple[ContactAccess, FirmApplication, Dossier, StaffUser | None]:
+    """The offer ``access_id`` with its application, dossier and proposer (None once gone), for
+    the contact it was made to only; ``lock`` holds the offer's row until the transaction ends."""
+    access = await session.get(ContactAccess, access_id, with_for_update=lock)
+    if access is None or access.firm_id != actor.firm_id:
+        raise NotFound(f"no offer {access_id}", key="offers.unknown")
+    if actor.kind != "contact" or access.contact_id != actor.id:
+        raise PermissionDenied("only the contact sees or answers an offer", key="offers.not_yours")
+    app = await session.get(FirmApplication, access.firm_application_id)
+    dossier = await session.get(Dossier, access.dossier_id)
+    assert app is not None and dossier is not None
+    proposer = await session.get(StaffUser, access.offered_by_id) if access.offered_by_id else None
+    return access, app, dossier, proposer
 
 
 async def answer_offer(hub: Hub, actor: Actor, access_id: int, accept: bool) -> Answer:
@@ -314,14 +547,7 @@ async def answer_offer(hub: Hub, actor: Actor, access_id: int, accept: bool) -> 
     (``offers.already_<state>``) when the offer was answered, granted or withdrawn already.
     """
     async with hub.sessions() as session, session.begin():
-        access = await session.get(ContactAccess, access_id, with_for_update=True)
-        if access is None or access.firm_id != actor.firm_id:
-            raise NotFound(f"no offer {access_id}", key="offers.unknown")
-        if actor.kind != "contact" or access.contact_id != actor.id:
-            raise PermissionDenied("only the contact answers an offer", key="offers.not_yours")
-        app = await session.get(FirmApplication, access.firm_application_id)
-        dossier = await session.get(Dossier, access.dossier_id)
-        assert app is not None and dossier is not None
+        access, app, dossier, proposer = await _contacts_offer(session, actor, access_id, lock=True)
         if access.state != "offered":
             raise Conflict(
                 f"offer {access_id} is {access.state}",
@@ -329,9 +555,6 @@ async def answer_offer(hub: Hub, actor: Actor, access_id: int, accept: bool) -> 
                 application=app.catalog_app.label,
                 dossier=dossier.code,
             )
-        proposer = (
-            await session.get(StaffUser, access.offered_by_id) if access.offered_by_id else None
-        )
         access.state = "accepted" if accept else "declined"
         access.answered_at = utcnow()
         if accept:
@@ -517,3 +740,99 @@ async def remember_contact_conversation(
         )
         object_id = contact.entra_object_id
     await remember(hub.sessions, person, object_id, reference)
+
+
+# --------------------------------------------------------------------------- delivering
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where the bot speaks from in the firm's Teams: the Bot Connector's service URL, the bot's
+    account and the tenant. A turn in Teams carries them; the panel takes them from a
+    conversation the bot already has in the firm."""
+
+    service_url: str
+    bot: dict[str, Any]
+    tenant_id: str
+
+
+@dataclass(frozen=True)
+class Undelivered:
+    """An offer that stays pending, and why (a message key of both faces, with its values)."""
+
+    offer: Offer
+    key: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+class OfferCourier(Protocol):
+    """Carries offers to the contacts in Teams (the bot implements it, both faces use it): the
+    offers it could not deliver come back, each recorded as pending with its reason."""
+
+    async def deliver(
+        self, actor: Actor, offers: Sequence[Offer], reach: Reach | None = None
+    ) -> tuple[Undelivered, ...]: ...
+
+
+async def stored_reach(hub: Hub, actor: Actor) -> Reach | None:
+    """The actor's own conversation with the bot, else the most recent one in the firm: its
+    service URL and bot account open a chat with a contact. None when nobody of the firm ever
+    talked to the bot (Teams gives a bot its service URL only in an activity)."""
+    async with hub.sessions() as session:
+        rows = await session.execute(
+            select(ConversationRef.reference, Firm.tenant_id)
+            .join(Firm, Firm.id == ConversationRef.firm_id)
+            .where(ConversationRef.firm_id == actor.firm_id)
+            .order_by(
+                (ConversationRef.person == actor.ref).desc(),
+                ConversationRef.person.like("staff:%").desc(),
+                ConversationRef.updated_at.desc(),
+                ConversationRef.id.desc(),
+            )
+            .limit(5)
+        )
+        for reference, tenant in rows:
+            service_url = str((reference or {}).get("serviceUrl") or "")
+            bot = (reference or {}).get("bot") or {}
+            if service_url and bot.get("id"):
+                conversation = reference.get("conversation") or {}
+                return Reach(service_url, dict(bot), str(conversation.get("tenantId") or tenant))
+    return None
+
+
+async def deliver_offers(
+    hub: Hub,
+    actor: Actor,
+    offers: Sequence[Offer],
+    courier: OfferCourier | None,
+    reach: Reach | None = None,
+) -> tuple[Undelivered, ...]:
+    """Hand the offers to the courier; without one (a server that runs no bot), every offer
+    stays pending with that reason."""
+    if not offers:
+        return ()
+    if courier is not None:
+        return await courier.deliver(actor, offers, reach)
+    for offer in offers:
+        await offer_unreachable(
+            hub, actor, offer.access_id, "no bot on this server", "offers.undelivered.no_bot"
+        )
+    return tuple(Undelivered(offer, "offers.undelivered.no_bot") for offer in offers)
+
+
+@dataclass(frozen=True)
+class OfferStatus:
+    """An offer as it stands now, for the contact's card (Teams refreshes it when shown)."""
+
+    offer: Offer
+    state: str  # offered | accepted | declined | granted | revoked
+
+
+async def offer_status(hub: Hub, actor: Actor, access_id: int) -> OfferStatus:
+    """The current state of an offer, for the contact it was made to only."""
+    async with hub.sessions() as session:
+        access, app, dossier, proposer = await _contacts_offer(session, actor, access_id)
+        contact = await session.get(Contact, access.contact_id)
+        assert contact is not None
+        offer = _offer_of(access, app, dossier, contact, proposer.display_name if proposer else "")
+        return OfferStatus(offer=offer, state=access.state)

@@ -1,5 +1,8 @@
 """The portfolio and the per-dossier applications dialog (seed 003 §3–5, DESIGN.md workflow 4).
 
+Saving the dialog is "propose a service", the same use-case as in Teams:
+:func:`hub.offers.save_applications`.
+
 Who may switch an application on or off for a dossier is :func:`hub.rights.may_activate`; everyone
 on the staff may look. The Teams status and the number of applications are computed by the listing
 query (never read from a stored column that could go stale): a dossier is "operational" as soon as
@@ -8,20 +11,22 @@ one of its contacts is a guest on the firm's tenant whom the bot can reach.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from hub.audit import record
-from hub.errors import InvalidInput, NotFound
+from hub.errors import NotFound
 from hub.identity import Actor
 from hub.paging import PER_PAGE, Page, like_pattern
-from hub.rights import may_activate, require_activate, require_staff, sees_all_dossiers
+from hub.rights import may_activate, require_staff, sees_all_dossiers
 from hub.services import Hub
+from hub.tenant import offer_permissions_missing
 from storage.models import (
+    AuditEvent,
     CatalogApp,
     Connection,
     Contact,
@@ -30,7 +35,6 @@ from storage.models import (
     Dossier,
     FirmApplication,
     StaffUser,
-    utcnow,
 )
 
 SCOPES = ("mine", "all")
@@ -191,6 +195,13 @@ class ContactChoice:
     guest_state: str  # none | invited | guest | failed
     eligible: bool
     chosen: bool = False
+    # The contact's offer or access for this application: "" (none), offered, accepted,
+    # granted, declined or revoked; an offer still out says whether Teams has it.
+    access: str = ""
+    delivered: bool = False
+    # Why a pending offer did not reach the contact: a message key and its values.
+    pending_key: str = ""
+    pending_params: tuple[tuple[str, str], ...] = ()
 
     @property
     def reason(self) -> str:
@@ -227,18 +238,9 @@ class ApplicationsDialog:
     applications: tuple[AppChoice, ...]
     may_activate: bool
     preselected: ContactChoice | None = None
-
-
-@dataclass(frozen=True)
-class SaveResult:
-    switched_on: list[str] = field(default_factory=list)
-    switched_off: list[str] = field(default_factory=list)
-    granted: list[str] = field(default_factory=list)
-    revoked: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.switched_on or self.switched_off or self.granted or self.revoked)
+    # Graph permissions missing for installing Relais for guests (offers to contacts who never
+    # opened Relais stay pending until an administrator grants consent again).
+    offer_permissions_missing: tuple[str, ...] = ()
 
 
 async def dossier_by_code(session: AsyncSession, actor: Actor, code: str) -> Dossier:
@@ -332,32 +334,36 @@ async def applications_dialog(
                 )
             )
         )
-        held: set[tuple[int, int]] = {
-            (app_id, cid)
-            for app_id, cid in await session.execute(
-                select(ContactAccess.firm_application_id, ContactAccess.contact_id).where(
+        accesses = {
+            (access.firm_application_id, access.contact_id): access
+            for access in await session.scalars(
+                select(ContactAccess).where(
                     ContactAccess.firm_id == actor.firm_id,
                     ContactAccess.dossier_id == dossier.id,
-                    ContactAccess.state.in_(HELD),
                 )
             )
         }
+        pending = await _pending_reasons(
+            session, actor, [a for a in accesses.values() if a.state == "offered"]
+        )
     applications = []
     for app in firm_apps:
         catalog = app.catalog_app
-        is_on = app.id in on
+        # An offer still out counts as on: unticking the switch withdraws it.
+        is_on = app.id in on or any(
+            accesses[(app.id, c.id)].state in HELD for c in contacts if (app.id, c.id) in accesses
+        )
         choices: tuple[ContactChoice, ...] = ()
         if catalog.needs_contact:
             choices = tuple(
-                contact_choice(
+                _choice(
                     c,
-                    chosen=(app.id, c.id) in held
-                    or (
-                        not is_on
-                        and preselected is not None
-                        and preselected.id == c.id
-                        and preselected.eligible
-                    ),
+                    accesses.get((app.id, c.id)),
+                    pending,
+                    preselect=not is_on
+                    and preselected is not None
+                    and preselected.id == c.id
+                    and preselected.eligible,
                 )
                 for c in contacts
             )
@@ -372,174 +378,66 @@ async def applications_dialog(
                 contacts=choices,
             )
         )
+    missing = (
+        await offer_permissions_missing(hub, actor)
+        if any(a.needs_contact for a in applications)
+        else ()
+    )
     return ApplicationsDialog(
         dossier=DossierRef(dossier.id, dossier.code, dossier.name, dossier.status),
         applications=tuple(applications),
         may_activate=may_activate(actor, dossier),
         preselected=preselected,
+        offer_permissions_missing=missing,
     )
 
 
-async def save_applications(
-    hub: Hub, actor: Actor, code: str, choices: Mapping[int, Collection[int]]
-) -> SaveResult:
-    """Make the dossier's applications exactly ``choices``: firm application id → the contact ids
-    to give it to (empty for applications that need no contact). Applications left out are
-    switched off. Everything is checked before anything changes, then applied in one transaction
-    with one audit event per change.
+def _choice(
+    contact: Contact,
+    access: ContactAccess | None,
+    pending: Mapping[int, tuple[str, tuple[tuple[str, str], ...]]],
+    *,
+    preselect: bool,
+) -> ContactChoice:
+    state = access.state if access is not None else ""
+    key, params = pending.get(access.id, ("", ())) if access is not None else ("", ())
+    return dataclasses.replace(
+        contact_choice(contact, chosen=state in HELD or preselect),
+        access=state,
+        delivered=bool(access is not None and access.activity_id),
+        pending_key=key if state == "offered" and not (access and access.activity_id) else "",
+        pending_params=tuple(
+            {"contact": contact.display_name, "detail": "—", **dict(params)}.items()
+        ),
+    )
 
-    Switching off keeps the Connection with ``active`` False rather than deleting it: deleting
-    would cascade to its deliveries and erase the dossier's send history, and switching on again
-    should find the dossier code or collection email entered for it before.
-    """
-    async with hub.sessions() as session, session.begin():
-        dossier = await dossier_by_code(session, actor, code)
-        require_activate(actor, dossier)
-        firm_apps = {a.id: a for a in await firm_applications(session, actor.firm_id)}
-        unknown = set(choices) - set(firm_apps)
-        if unknown:
-            raise NotFound(f"no firm application {sorted(unknown)}", key="portfolio.no_application")
-        contacts = {c.id: c for c in await contacts_of_dossier(session, dossier)}
-        for app_id, contact_ids in choices.items():
-            app = firm_apps[app_id]
-            wanted = set(contact_ids)
-            if not app.catalog_app.needs_contact:
-                if wanted:
-                    raise InvalidInput(
-                        f"{app.catalog_app.label} takes no contact",
-                        field=f"contacts-{app_id}",
-                        key="portfolio.no_contact_needed",
-                        application=app.catalog_app.label,
-                    )
-                continue
-            missing = wanted - set(contacts)
-            if missing:
-                raise NotFound(
-                    f"contacts {sorted(missing)} not on {code}", key="portfolio.no_contact"
-                )
-            for cid in sorted(wanted):
-                if not eligible(contacts[cid]):
-                    raise InvalidInput(
-                        f"contact {cid} is not a guest on the tenant yet",
-                        field=f"contacts-{app_id}",
-                        key="portfolio.contact_not_ready",
-                        contact=contacts[cid].display_name,
-                        reason_key=f"portfolio.reason.{contacts[cid].guest_state}",
-                    )
 
-        connections = {
-            c.firm_application_id: c
-            for c in await session.scalars(
-                select(Connection).where(
-                    Connection.firm_id == actor.firm_id, Connection.dossier_id == dossier.id
-                )
+async def _pending_reasons(
+    session: AsyncSession, actor: Actor, offers: list[ContactAccess]
+) -> dict[int, tuple[str, tuple[tuple[str, str], ...]]]:
+    """Why each offer still out did not reach its contact: the last ``offer.unreachable`` event
+    written for it (by :func:`hub.offers.offer_unreachable`)."""
+    undelivered = [a for a in offers if not a.activity_id]
+    if not undelivered:
+        return {}
+    ids = {a.id for a in undelivered}
+    events = await session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.firm_id == actor.firm_id,
+            AuditEvent.action == "offer.unreachable",
+            AuditEvent.target_type == "contact",
+            AuditEvent.target_id.in_({str(a.contact_id) for a in undelivered}),
+        )
+        .order_by(AuditEvent.id)
+    )
+    found: dict[int, tuple[str, tuple[tuple[str, str], ...]]] = {}
+    for event in events:
+        access = event.details.get("access")
+        if access in ids:
+            params = event.details.get("reason_params") or {}
+            found[int(access)] = (
+                str(event.details.get("reason_key") or "offers.undelivered.teams"),
+                tuple((str(k), str(v)) for k, v in dict(params).items()),
             )
-        }
-        accesses = {
-            (a.firm_application_id, a.contact_id): a
-            for a in await session.scalars(
-                select(ContactAccess).where(
-                    ContactAccess.firm_id == actor.firm_id,
-                    ContactAccess.dossier_id == dossier.id,
-                )
-            )
-        }
-        result = SaveResult()
-        now = utcnow()
-        where = {"dossier": dossier.code}
-        for app_id, app in firm_apps.items():
-            label = app.catalog_app.label
-            connection = connections.get(app_id)
-            was_on = connection is not None and connection.active
-            want_on = app_id in choices
-            if want_on and not was_on:
-                if connection is None:
-                    session.add(
-                        Connection(
-                            firm_id=actor.firm_id,
-                            firm_application_id=app_id,
-                            dossier_id=dossier.id,
-                            connected_at=now,
-                        )
-                    )
-                else:
-                    connection.active = True
-                    connection.connected_at = now
-                record(
-                    session,
-                    actor.firm_id,
-                    actor.ref,
-                    "dossier.application_on",
-                    "dossier",
-                    dossier.id,
-                    application=label,
-                    **where,
-                )
-                result.switched_on.append(label)
-            elif was_on and not want_on:
-                assert connection is not None
-                connection.active = False
-                record(
-                    session,
-                    actor.firm_id,
-                    actor.ref,
-                    "dossier.application_off",
-                    "dossier",
-                    dossier.id,
-                    application=label,
-                    **where,
-                )
-                result.switched_off.append(label)
-            if not app.catalog_app.needs_contact:
-                continue
-            wanted = set(choices.get(app_id, ())) if want_on else set()
-            for cid, contact in contacts.items():
-                access = accesses.get((app_id, cid))
-                holds = access is not None and access.state in HELD
-                if cid in wanted and not holds:
-                    if access is None:
-                        session.add(
-                            ContactAccess(
-                                firm_id=actor.firm_id,
-                                firm_application_id=app_id,
-                                contact_id=cid,
-                                dossier_id=dossier.id,
-                                state="granted",
-                                offered_by_id=actor.id,
-                                offered_at=now,
-                            )
-                        )
-                    else:
-                        access.state = "granted"
-                        access.offered_by_id = actor.id
-                        access.offered_at = now
-                        access.answered_at = None
-                    record(
-                        session,
-                        actor.firm_id,
-                        actor.ref,
-                        "contact_access.granted",
-                        "contact",
-                        cid,
-                        application=label,
-                        contact=contact.email,
-                        **where,
-                    )
-                    result.granted.append(f"{label} · {contact.display_name}")
-                elif holds and cid not in wanted:
-                    assert access is not None
-                    access.state = "revoked"
-                    access.answered_at = now
-                    record(
-                        session,
-                        actor.firm_id,
-                        actor.ref,
-                        "contact_access.revoked",
-                        "contact",
-                        cid,
-                        application=label,
-                        contact=contact.email,
-                        **where,
-                    )
-                    result.revoked.append(f"{label} · {contact.display_name}")
-    return result
+    return found

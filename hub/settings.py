@@ -13,6 +13,7 @@ import hmac
 import logging
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,15 +63,41 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
     smtp_from: str = "relais@localhost"
+    # How mail leaves: SMTP with the password above (or none), SMTP with an OAuth 2 token
+    # (XOAUTH2, Exchange Online), or Microsoft Graph sendMail from the ``smtp_from`` mailbox.
+    mail_transport: Literal["smtp", "smtp_oauth", "graph"] = "smtp"
+    # The Entra app and tenant the OAuth 2 tokens come from; empty: the Entra app above, and
+    # the bot's home tenant.
+    mail_tenant_id: str = ""
+    mail_client_id: str = ""
+    mail_client_secret: SecretStr = SecretStr("")
+    # Empty: Exchange Online's (smtp_oauth) or Graph's (graph); set for sovereign clouds.
+    mail_oauth_scope: str = ""
 
     # -- secrets at rest and the panel's session cookie
     encryption_key: SecretStr = SecretStr("")
     session_max_age: int = Field(default=8 * 3600, ge=300)
 
+    # -- failed-send notices in Teams (hub/notifications.py, bot/notices.py)
+    notice_interval_seconds: float = Field(default=60, ge=0)
+    notice_digest_hour: int = Field(default=8, ge=0, le=23)
+    notice_timezone: str = "Europe/Paris"
+
     @field_validator("base_url", "entra_authority_host", "graph_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.strip().rstrip("/")
+
+    @field_validator("notice_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        """A zone name the digest hour is read in; refused at start rather than at 08:00."""
+        value = value.strip()
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from error
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -85,6 +112,53 @@ class Settings(BaseSettings):
             if value.startswith(plain):
                 return driver + value[len(plain) :]
         return value
+
+    @property
+    def mail_oauth(self) -> tuple[str, str, str, str]:
+        """``(tenant, client id, client secret, scope)`` of the mail tokens, defaults applied."""
+        scope = self.mail_oauth_scope.strip() or (
+            "https://graph.microsoft.com/.default"
+            if self.mail_transport == "graph"
+            else "https://outlook.office365.com/.default"
+        )
+        return (
+            self.mail_tenant_id.strip() or self.bot_app_tenant_id.strip(),
+            self.mail_client_id.strip() or self.entra_client_id.strip(),
+            (
+                self.mail_client_secret.get_secret_value()
+                or self.entra_client_secret.get_secret_value()
+            ),
+            scope,
+        )
+
+    def _mail_problems(self) -> list[str]:
+        """What keeps the OAuth mail transports from sending (none for plain SMTP)."""
+        if self.mail_transport == "smtp":
+            return []
+        how = f"RELAIS_MAIL_TRANSPORT={self.mail_transport}"
+        tenant, client_id, secret, _ = self.mail_oauth
+        problems = []
+        for name, value in (
+            ("RELAIS_MAIL_TENANT_ID (or RELAIS_BOT_APP_TENANT_ID)", tenant),
+            ("RELAIS_MAIL_CLIENT_ID (or RELAIS_ENTRA_CLIENT_ID)", client_id),
+            ("RELAIS_MAIL_CLIENT_SECRET (or RELAIS_ENTRA_CLIENT_SECRET)", secret),
+        ):
+            if not value:
+                problems.append(f"{name} is missing: {how} gets its tokens from Microsoft Entra")
+            elif value.strip().lower() in PLACEHOLDERS:
+                problems.append(f"{name} still holds a placeholder ({value!r} is not a real value)")
+        sender = self.smtp_from.strip()
+        if "@" not in sender or sender.endswith("@localhost") or sender.lower() in PLACEHOLDERS:
+            problems.append(
+                f"RELAIS_SMTP_FROM must be the Microsoft 365 mailbox Relais sends from with {how}"
+                f" (got {sender!r})"
+            )
+        if self.mail_transport == "smtp_oauth" and not self.smtp_starttls:
+            problems.append(
+                f"RELAIS_SMTP_STARTTLS must be true with {how}: the token must not cross the "
+                "network in clear (Exchange Online: smtp.office365.com, port 587)"
+            )
+        return problems
 
     @property
     def is_sqlite(self) -> bool:
@@ -141,6 +215,7 @@ class Settings(BaseSettings):
             problems.append(
                 f"RELAIS_BASE_URL must be https:// outside demo mode (got {self.base_url})"
             )
+        problems += self._mail_problems()
         if problems:
             raise ConfigurationError(
                 "Relais will not start in production mode:\n  - "

@@ -6,6 +6,10 @@ with ``admin_consent=True&tenant=…`` or ``error=…``, and :func:`record_conse
 outcome. The ``tenant`` parameter is never trusted alone: it must be the acting administrator's
 firm's tenant, and consent is only recorded as granted once an app token for that tenant carries
 the roles Relais needs (:data:`REQUIRED_ROLES`). :func:`check_consent` re-tests it the same way.
+
+Offers need more: installing Relais for a guest who never opened it (:data:`OFFER_ROLES`). A
+consent with the invitation roles but not those is still ``granted`` (invitations work), with
+the missing ones recorded in ``consent_error`` as ``offer_roles_missing: …``: "partly granted".
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ log = logging.getLogger("relais.tenant")
 
 # Inviting needs User.Invite.All; recognising an existing guest by address needs User.Read.All.
 REQUIRED_ROLES = ("User.Invite.All", "User.Read.All")
+# Installing Relais for a guest (so that an offer reaches them in Teams), and finding the app's
+# id in the firm's own catalog, where an uploaded app has an id of its own.
+OFFER_ROLES = ("TeamsAppInstallation.ReadWriteForUser.All", "AppCatalog.Read.All")
+PARTIAL = "offer_roles_missing"
 STATES = ("none", "granted", "failed")
 # Entra's error codes and what they mean for a person (message keys of the faces).
 _REASONS = (
@@ -73,6 +81,21 @@ class ConsentView:
         """Why consent is not there, as a message key ("" when granted or never asked)."""
         return reason_key(self.error) if self.state == "failed" else ""
 
+    @property
+    def missing_offer_roles(self) -> tuple[str, ...]:
+        """Granted for invitations, but without these permissions offers need."""
+        return missing_offer_roles(self.state, self.error)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.missing_offer_roles)
+
+
+def missing_offer_roles(state: str, error: str) -> tuple[str, ...]:
+    if state != "granted" or not error.startswith(f"{PARTIAL}:"):
+        return ()
+    return tuple(r.strip() for r in error.split(":", 1)[1].split(",") if r.strip())
+
 
 def _view(hub: Hub, actor: Actor, firm: Firm) -> ConsentView:
     return ConsentView(
@@ -100,6 +123,14 @@ async def consent_status(hub: Hub, actor: Actor) -> ConsentView:
     require_staff(actor)
     async with hub.sessions() as session:
         return _view(hub, actor, await _firm(session, actor))
+
+
+async def offer_permissions_missing(hub: Hub, actor: Actor) -> tuple[str, ...]:
+    """The permissions offers lack on the firm's tenant, as last checked (none when consent is
+    granted in full, or not granted at all: then nothing works, and the panel says that)."""
+    async with hub.sessions() as session:
+        firm = await _firm(session, actor)
+        return missing_offer_roles(firm.consent_state, firm.consent_error)
 
 
 async def consent_url(hub: Hub, actor: Actor, redirect_uri: str, state: str) -> str:
@@ -133,6 +164,9 @@ async def _test_consent(hub: Hub, tenant_id: str) -> tuple[str, str]:
     missing = [role for role in REQUIRED_ROLES if role not in roles]
     if missing:
         return "failed", f"roles_missing: {', '.join(missing)}"
+    partly = [role for role in OFFER_ROLES if role not in roles]
+    if partly:
+        return "granted", f"{PARTIAL}: {', '.join(partly)}"
     return "granted", ""
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -90,6 +91,12 @@ class StaffUser(FirmOwned, Base):
     rights_manager: Mapped[bool] = mapped_column(Boolean, default=False)
     locale: Mapped[str] = mapped_column(String(8), default="fr")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # failure_notices: immediate | daily | off — how this person hears in Teams of the failed
+    # sends of the dossiers they are master of (hub/notifications.py).
+    failure_notices: Mapped[str] = mapped_column(
+        String(16), default="immediate", server_default="immediate"
+    )
+    last_digest_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
@@ -386,20 +393,38 @@ class Delivery(FirmOwned, Base):
         Index("ix_delivery_firm_status_created", "firm_id", "status", "created_at", "id"),
         # Covers the dashboard's counts by reason and by application (bench/history.py).
         Index("ix_delivery_failure_counts", "firm_id", "status", "connection_id", "failure_reason"),
+        # The notice dispatcher's "failed and not yet told" (hub/notifications.py): a partial
+        # index, so it stays as small as the backlog of untold failures.
+        Index(
+            "ix_delivery_unnotified",
+            "firm_id",
+            "dossier_id",
+            sqlite_where=text("status = 'failed' AND notified_at IS NULL"),
+            postgresql_where=text("status = 'failed' AND notified_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_version_id: Mapped[int] = mapped_column(
         ForeignKey("document_version.id", ondelete="CASCADE"), index=True
     )
-    connection_id: Mapped[int] = mapped_column(
-        ForeignKey("connection.id", ondelete="CASCADE"), index=True
+    # NULL once the connection is gone (its application was deleted): the delivery stays, as the
+    # document's history, with what it needs to be shown kept below (revision 0004).
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connection.id", ondelete="SET NULL"), index=True
     )
+    # Copied from the connection when the delivery is queued, so that the history and the
+    # dashboards need the connection neither to show a delivery nor to filter it by dossier.
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossier.id", ondelete="CASCADE"), index=True
+    )
+    application_label: Mapped[str] = mapped_column(String(200), default="")
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_id)
     # status: pending | sending | sent | failed
     status: Mapped[str] = mapped_column(String(16), default="pending")
     # failure_reason: too_large | format_refused | dossier_unknown | dossier_inactive |
-    #                 credentials_refused | gave_up
+    #                 credentials_refused | rejected | not_configured | disconnected |
+    #                 application_deleted | gave_up (connectors.outcomes)
     failure_reason: Mapped[str | None] = mapped_column(String(32), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -407,6 +432,9 @@ class Delivery(FirmOwned, Base):
     app_reference: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the dossier master was told of this failure in Teams (or it was settled without a
+    # message: no master, notices off, too old); NULL while a failure is still to be told.
+    notified_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DeliveryAttempt(FirmOwned, Base):

@@ -43,6 +43,22 @@ def paragraph(text: str, *, subtle: bool = False) -> dict[str, Any]:
     return block
 
 
+def small(text: str, *, subtle: bool = True, color: str | None = None) -> dict[str, Any]:
+    """A small line close under the one above (a detail, a remark)."""
+    block: dict[str, Any] = {
+        "type": "TextBlock",
+        "text": text,
+        "wrap": True,
+        "size": "Small",
+        "spacing": "None",
+    }
+    if subtle:
+        block["isSubtle"] = True
+    if color:
+        block["color"] = color
+    return block
+
+
 def say_button(label: str, command: str) -> dict[str, Any]:
     """A button that sends ``command`` as if the person had typed it (Teams ``imBack``)."""
     return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.cards.base import Card, card, paragraph, title
+from bot.cards.base import Card, card, paragraph, small, title
 
 T = Callable[..., str]
 VERB = "relais"  # the key of the verb in an Action.Submit fallback's data
@@ -56,14 +56,7 @@ def button_row(*actions: dict[str, Any]) -> dict[str, Any]:
 
 def field_error(text: str) -> dict[str, Any]:
     """The red line under an input the bot refused (Teams shows its own only for required ones)."""
-    return {
-        "type": "TextBlock",
-        "text": text,
-        "wrap": True,
-        "color": "Attention",
-        "size": "Small",
-        "spacing": "None",
-    }
+    return small(text, subtle=False, color="Attention")
 
 
 def refused_card(t: T, lang: str, reason: str, *, heading_key: str = "action.refused") -> Card:

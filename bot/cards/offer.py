@@ -1,19 +1,52 @@
-"""The offer a contact receives in Teams (Accept / Decline), the same card once answered, and the
-short card that tells the proposing accountant."""
+"""The offer a contact receives in Teams (Accept / Decline), the same card once answered or
+withdrawn, and the short card that tells the proposing accountant.
+
+The contact's cards carry a ``refresh`` (Universal Actions): when Teams shows the card again it
+asks the bot for the offer as it stands (:data:`REFRESH`), so an offer answered elsewhere or
+withdrawn from the panel never shows stale buttons. ``userIds`` names who gets the automatic
+refresh: Teams user MRIs — the ``29:…`` id of a conversation's activities, and the tenant-wide
+``8:orgid:{Entra object id}``. (A personal chat has two members, under Teams' limit of 60 within
+which every member is refreshed anyway; the ids are named since the docs ask for them always.)
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.cards.base import Card, card, paragraph, title
-from bot.cards.execute import execute
-from hub.offers import Answer, Offer
+from bot.cards.execute import VERB, execute
+from hub.offers import Answer, Offer, OfferStatus
 
 T = Callable[..., str]
 
 ACCEPT = "offer.accept"
 DECLINE = "offer.decline"
+REFRESH = "offer.refresh"
+
+
+def teams_user_ids(user_id: str, object_id: str) -> tuple[str, ...]:
+    """The contact's Teams user MRIs, for ``refresh.userIds``."""
+    ids = [user_id] if user_id.startswith("29:") else []
+    if object_id:
+        ids.append(f"8:orgid:{object_id}")
+    return tuple(ids)
+
+
+def _refreshing(result: Card, access_id: int, user_ids: Sequence[str]) -> Card:
+    if user_ids:
+        result["refresh"] = {
+            # Like every Action.Execute of the bot, with its Action.Submit fallback (no title:
+            # nobody presses it).
+            "action": {
+                "type": "Action.Execute",
+                "verb": REFRESH,
+                "data": {"access": access_id},
+                "fallback": {"type": "Action.Submit", "data": {VERB: REFRESH, "access": access_id}},
+            },
+            "userIds": list(user_ids),
+        }
+    return result
 
 
 def _facts(t: T, dossier: str, name: str, proposer: str) -> dict[str, Any]:
@@ -26,34 +59,78 @@ def _facts(t: T, dossier: str, name: str, proposer: str) -> dict[str, Any]:
     }
 
 
-def offer_card(t: T, lang: str, offer: Offer, firm: str) -> Card:
+def offer_card(t: T, lang: str, offer: Offer, firm: str, user_ids: Sequence[str] = ()) -> Card:
     data = {"access": offer.access_id}
-    return card(
-        title(t("offer.title", application=offer.application)),
-        paragraph(t("offer.intro", proposer=offer.proposed_by, firm=firm)),
-        {**paragraph(offer.description), "isSubtle": True},
-        _facts(t, offer.dossier_code, offer.dossier_name, offer.proposed_by),
-        actions=[
-            execute(t("offer.accept"), ACCEPT, data, style="positive", inputs=False),
-            execute(t("offer.decline"), DECLINE, data, style="destructive", inputs=False),
-        ],
-        lang=lang,
+    return _refreshing(
+        card(
+            title(t("offer.title", application=offer.application)),
+            paragraph(t("offer.intro", proposer=offer.proposed_by, firm=firm)),
+            {**paragraph(offer.description), "isSubtle": True},
+            _facts(t, offer.dossier_code, offer.dossier_name, offer.proposed_by),
+            actions=[
+                execute(t("offer.accept"), ACCEPT, data, style="positive", inputs=False),
+                execute(t("offer.decline"), DECLINE, data, style="destructive", inputs=False),
+            ],
+            lang=lang,
+        ),
+        offer.access_id,
+        user_ids,
     )
 
 
-def answered_card(t: T, lang: str, answer: Answer) -> Card:
-    """The contact's card after the answer: what they chose, no buttons any more."""
-    state = "accepted" if answer.accepted else "declined"
+def _answered(
+    t: T, lang: str, state: str, application: str, proposer: str, description: str, facts: Any
+) -> Card:
     return card(
         title(
-            t(f"offer.{state}.title", application=answer.application),
-            color="Good" if answer.accepted else "Default",
+            t(f"offer.{state}.title", application=application),
+            color="Good" if state == "accepted" else "Default",
         ),
-        paragraph(t(f"offer.{state}.body", proposer=answer.proposer_name or "—")),
-        {**paragraph(answer.description), "isSubtle": True},
-        _facts(t, answer.dossier_code, answer.dossier_name, answer.proposer_name or "—"),
+        paragraph(t(f"offer.{state}.body", proposer=proposer or "—")),
+        {**paragraph(description), "isSubtle": True},
+        facts,
         lang=lang,
     )
+
+
+def answered_card(t: T, lang: str, answer: Answer, user_ids: Sequence[str] = ()) -> Card:
+    """The contact's card after the answer: what they chose, no buttons any more."""
+    return _refreshing(
+        _answered(
+            t,
+            lang,
+            "accepted" if answer.accepted else "declined",
+            answer.application,
+            answer.proposer_name,
+            answer.description,
+            _facts(t, answer.dossier_code, answer.dossier_name, answer.proposer_name or "—"),
+        ),
+        answer.access_id,
+        user_ids,
+    )
+
+
+def current_card(
+    t: T, lang: str, status: OfferStatus, firm: str, user_ids: Sequence[str] = ()
+) -> Card:
+    """The contact's card as the offer stands now (what a refresh shows)."""
+    offer = status.offer
+    if status.state == "offered":
+        return offer_card(t, lang, offer, firm, user_ids)
+    facts = _facts(t, offer.dossier_code, offer.dossier_name, offer.proposed_by or "—")
+    if status.state in ("accepted", "granted", "declined"):
+        state = "declined" if status.state == "declined" else "accepted"
+        body = _answered(
+            t, lang, state, offer.application, offer.proposed_by, offer.description, facts
+        )
+    else:
+        body = card(
+            title(t("offer.withdrawn.title", application=offer.application)),
+            paragraph(t("offer.withdrawn.body", firm=firm)),
+            facts,
+            lang=lang,
+        )
+    return _refreshing(body, offer.access_id, user_ids)
 
 
 def told_card(t: T, lang: str, answer: Answer) -> Card:

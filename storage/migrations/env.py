@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
 from storage.models import Base
+from storage.search import include_name
 
 config = context.config
 
@@ -19,6 +20,8 @@ def _run(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=True,
         compare_type=True,
+        # The search index on document names is no model: autogenerate must not drop it.
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -11,16 +11,21 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 from tests.conftest import require
+
+if TYPE_CHECKING:
+    from hub.demo import DemoInfo
+    from hub.identity import Actor
+    from hub.services import Hub
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -142,3 +147,36 @@ def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     thread, so use another one."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+def arrange_demo(
+    database_url: str,
+    data_dir: Path,
+    arrange: Callable[[Hub, DemoInfo, Actor], Awaitable[T]],
+) -> T:
+    """Before `run_demo` serves ``database_url``: migrate it, seed the demo firm, and run
+    ``arrange(hub, info, admin)`` on it (``admin``: the demo's first staff member)."""
+    from hub.demo import seed
+    from hub.identity import resolve
+    from hub.services import build_services
+    from hub.settings import Settings
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+
+    upgrade(database_url)
+
+    async def run() -> T:
+        engine = create_engine(database_url)
+        sessions = session_factory(engine)
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None, database_url=database_url, demo=True, data_dir=data_dir
+        )
+        hub = build_services(settings, sessions)
+        try:
+            info = await seed(sessions)
+            admin = await resolve(sessions, info.tenant_id, info.staff[0].object_id)
+            return await arrange(hub, info, admin)
+        finally:
+            await engine.dispose()
+
+    return run_async(run())

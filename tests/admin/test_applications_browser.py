@@ -203,7 +203,7 @@ def test_add_edit_and_delete_applications_in_the_browser(
             assert mail.text.count("\n- ") == masters[mail.rcpt_tos[0]]
 
         # The same wizard in English.
-        page.get_by_role("button", name="EN").click()
+        page.get_by_role("button", name="EN", exact=True).click()
         expect(page.get_by_role("heading", level=1, name="Applications")).to_be_visible()
         page.get_by_role("link", name="Add an application").click()
         page.get_by_label("Partner").check()

@@ -36,7 +36,7 @@ def test_sign_in_as_the_demo_administrator(demo_server: str) -> None:
         # Navigate, switch to English, sign out: the round trip a person makes.
         navigation.get_by_role("link", name="Tableau de bord").click()
         expect(page.get_by_role("heading", level=1, name="Tableau de bord")).to_be_visible()
-        page.get_by_role("button", name="EN").click()
+        page.get_by_role("button", name="EN", exact=True).click()
         expect(page.get_by_role("heading", level=1, name="Dashboard")).to_be_visible()
         expect(page.locator("html")).to_have_attribute("lang", "en")
         page.screenshot(path=str(SCREENSHOTS / "relais-admin-dashboard-en.png"), full_page=True)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from tests.admin.browser import SCREENSHOTS, chromium, database_url, run_async, run_demo, sign_in
+from tests.admin.browser import SCREENSHOTS, arrange_demo, chromium, database_url, run_demo, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -33,79 +33,64 @@ def seed_failures(database_url: str, data_dir: Path) -> int:
     over the last days. Returns how many failed with "dossier_unknown"."""
     from datetime import UTC, datetime, timedelta
 
-    from hub.demo import seed
+    from hub.demo import DemoInfo
     from hub.documents import receive_document
-    from hub.identity import resolve
-    from hub.services import build_services
-    from hub.settings import Settings
-    from storage.db import create_engine, session_factory
-    from storage.migrate import upgrade
+    from hub.identity import Actor
+    from hub.services import Hub
     from storage.models import Delivery, DeliveryAttempt, Dossier
     from tests.connectors.arrange import add_app, connect, pdf
 
-    upgrade(database_url)
-
-    async def run() -> int:
-        engine = create_engine(database_url)
-        sessions = session_factory(engine)
-        settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, database_url=database_url, demo=True, data_dir=data_dir
-        )
-        hub = build_services(settings, sessions)
-        try:
-            info = await seed(sessions)
-            admin = await resolve(sessions, info.tenant_id, info.staff[0].object_id)
-            app = await add_app(hub, info.firm_id, "ocr-achats", api_url="https://127.0.0.1:9/")
-            async with sessions() as session:
-                codes = list(
-                    await session.scalars(
-                        select(Dossier.code)
-                        .where(Dossier.status == "active")
-                        .order_by(Dossier.code)
-                        .limit(10)
+    async def arrange(hub: Hub, info: DemoInfo, admin: Actor) -> int:
+        sessions = hub.sessions
+        app = await add_app(hub, info.firm_id, "ocr-achats", api_url="https://127.0.0.1:9/")
+        async with sessions() as session:
+            codes = list(
+                await session.scalars(
+                    select(Dossier.code)
+                    .where(Dossier.status == "active")
+                    .order_by(Dossier.code)
+                    .limit(10)
+                )
+            )
+        for code in codes:
+            await connect(sessions, info.firm_id, app, code, ["Achats"], code_at_app=code)
+        unknown = 0
+        now = datetime.now(UTC)
+        for i in range(25):
+            receipt = await receive_document(
+                hub,
+                admin,
+                codes[i % len(codes)],
+                "Achats/2025",
+                f"facture-{410 + i:04d}.pdf",
+                pdf(f"browser {i}"),
+                "panel",
+            )
+            reason = REASONS[i % len(REASONS)]
+            unknown += reason == "dossier_unknown"
+            at = now - timedelta(days=i % 9, hours=i)
+            async with sessions() as session, session.begin():
+                delivery = await session.scalar(
+                    select(Delivery).where(Delivery.document_version_id == receipt.version_id)
+                )
+                assert delivery is not None
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == delivery.id)
+                    .values(status="failed", failure_reason=reason, attempts=1, created_at=at)
+                )
+                session.add(
+                    DeliveryAttempt(
+                        firm_id=info.firm_id,
+                        delivery_id=delivery.id,
+                        at=at + timedelta(seconds=3),
+                        outcome="refused",
+                        detail=f"{reason}: the application said no",
                     )
                 )
-            for code in codes:
-                await connect(sessions, info.firm_id, app, code, ["Achats"], code_at_app=code)
-            unknown = 0
-            now = datetime.now(UTC)
-            for i in range(25):
-                receipt = await receive_document(
-                    hub,
-                    admin,
-                    codes[i % len(codes)],
-                    "Achats/2025",
-                    f"facture-{410 + i:04d}.pdf",
-                    pdf(f"browser {i}"),
-                    "panel",
-                )
-                reason = REASONS[i % len(REASONS)]
-                unknown += reason == "dossier_unknown"
-                at = now - timedelta(days=i % 9, hours=i)
-                async with sessions() as session, session.begin():
-                    delivery = await session.scalar(
-                        select(Delivery).where(Delivery.document_version_id == receipt.version_id)
-                    )
-                    assert delivery is not None
-                    await session.execute(
-                        update(Delivery)
-                        .where(Delivery.id == delivery.id)
-                        .values(status="failed", failure_reason=reason, attempts=1, created_at=at)
-                    )
-                    session.add(
-                        DeliveryAttempt(
-                            firm_id=info.firm_id,
-                            delivery_id=delivery.id,
-                            at=at + timedelta(seconds=3),
-                            outcome="refused",
-                            detail=f"{reason}: the application said no",
-                        )
-                    )
-            return unknown
-        finally:
-            await engine.dispose()
+        return unknown
 
-    return run_async(run())
+    return arrange_demo(database_url, data_dir, arrange)
 
 
 @pytest.fixture

@@ -12,18 +12,25 @@ from sqlalchemy import select
 
 from hub.demo import DemoInfo
 from storage.db import Sessions
-from storage.models import ApiToken, AuditEvent, Document, DocumentVersion
+from storage.models import ApiToken, AuditEvent, Document, DocumentVersion, Dossier, StaffUser
 from tests.admin.conftest import JAMES, Client, csrf_of, visible
+
+SOPHIE = "a0000000-0000-4000-8000-000000000003"  # collaborator, French
 
 SignIn = Callable[..., Awaitable[str]]
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"
 
 
-async def _first_code(client: Client) -> str:
-    page = await (await client.get("/admin/dossiers")).text()
+async def _first_code(client: Client, listing: str = "/admin/dossiers") -> str:
+    """The first dossier of a list page: the firm's (``/admin/dossiers``) or one's portfolio."""
+    page = await (await client.get(listing)).text()
     match = re.search(r'data-code="([^"]+)"', page)
     assert match
     return match.group(1)
+
+
+async def _codes(client: Client, listing: str) -> list[str]:
+    return re.findall(r'data-code="([^"]+)"', await (await client.get(listing)).text())
 
 
 async def _upload(
@@ -114,7 +121,8 @@ async def test_the_tree_counts_documents_and_other_folders_stay_empty(
     client: Client, signed_in: SignIn
 ) -> None:
     await signed_in(JAMES)
-    code = await _first_code(client)
+    # A collaborator works in the dossiers of their portfolio.
+    code = await _first_code(client, "/admin/portfolio")
     page = await (await client.get(f"/admin/dossiers/{code}/documents?folder=Ventes")).text()
     response = await _upload(client, code, "Ventes", [("invoice.pdf", PDF)], page)
     text = visible(await response.text())
@@ -153,6 +161,71 @@ async def test_an_unknown_dossier_is_not_found_and_the_page_needs_sign_in(
     await signed_in()
     response = await client.get("/admin/dossiers/NOPE/documents")
     assert response.status == 404
+
+
+async def test_a_collaborator_sees_only_the_documents_of_their_portfolio(
+    client: Client, signed_in: SignIn, sessions: Sessions
+) -> None:
+    """One rule for the folder view and the History drawer: administrators and rights managers
+    see every dossier of the firm, a collaborator those they are master or engagement manager of;
+    another dossier is refused with a page saying whom to ask, and nothing is stored there."""
+    await signed_in(JAMES)
+    mine = set(await _codes(client, "/admin/portfolio"))
+    others = [c for c in await _codes(client, "/admin/dossiers") if c not in mine]
+    assert mine and others
+    code = next(iter(sorted(mine)))
+    assert (await client.get(f"/admin/dossiers/{code}/documents")).status == 200
+    # The firm's dossier list offers the folder view only where it opens.
+    listing = await (await client.get("/admin/dossiers")).text()
+    assert f'href="/admin/dossiers/{code}/documents"' in listing
+    assert f'href="/admin/dossiers/{others[0]}/documents"' not in listing
+
+    other = others[0]
+    async with sessions() as session:
+        dossier = (await session.scalars(select(Dossier).where(Dossier.code == other))).one()
+    text, master = await _refusal(client, sessions, dossier)
+    assert f"Dossier {other} is not in your portfolio" in text
+    assert f"ask {master} or one of the firm's administrators" in text
+
+    page = await (await client.get(f"/admin/dossiers/{code}/documents")).text()
+    response = await _upload(client, other, "Achats", [("intrus.pdf", PDF)], page)
+    assert response.status == 403
+    async with sessions() as session:
+        assert (await session.scalars(select(Document))).first() is None
+
+    # The administrator opens the same dossier; the French refusal names the master too.
+    await signed_in()
+    assert (await client.get(f"/admin/dossiers/{other}/documents")).status == 200
+
+
+async def _refusal(client: Client, sessions: Sessions, dossier: Dossier) -> tuple[str, str]:
+    """The page refusing a dossier outside the signed-in person's portfolio, and the name of the
+    dossier's master (whom it says to ask)."""
+    async with sessions() as session:
+        master = await session.get(StaffUser, dossier.master_id)
+    assert master is not None
+    response = await client.get(f"/admin/dossiers/{dossier.code}/documents")
+    assert response.status == 403
+    return visible(await response.text()), master.display_name
+
+
+async def test_the_refusal_is_in_french_for_a_french_collaborator(
+    client: Client, signed_in: SignIn, sessions: Sessions
+) -> None:
+    await signed_in(SOPHIE)
+    mine = set(await _codes(client, "/admin/portfolio"))
+    async with sessions() as session:
+        other = (
+            await session.scalars(
+                select(Dossier)
+                .where(Dossier.code.not_in(mine), Dossier.master_id.is_not(None))
+                .order_by(Dossier.code)
+            )
+        ).first()
+    assert other is not None
+    text, master = await _refusal(client, sessions, other)
+    assert f"Le dossier {other.code} n'est pas dans votre portefeuille" in text
+    assert f"demandez à {master} ou à un administrateur du cabinet" in text
 
 
 async def test_an_upload_without_the_csrf_token_is_refused(

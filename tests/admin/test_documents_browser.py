@@ -61,7 +61,7 @@ def test_upload_two_files_to_a_dossier_folder_and_see_them_listed(
         page.screenshot(path=str(SCREENSHOTS / "relais-documents.png"), full_page=True)
 
         # The same list in English, after a reload.
-        page.get_by_role("button", name="EN").click()
+        page.get_by_role("button", name="EN", exact=True).click()
         expect(page.get_by_role("heading", level=2, name="Achats / 2025")).to_be_visible()
         expect(page.locator(".doc-count")).to_have_text("2 documents")
         expect(page.get_by_text("admin panel").first).to_be_visible()

@@ -107,7 +107,7 @@ def test_dossier_import_and_rights_manager_flag(demo_server: str, tmp_path: Path
         page.screenshot(path=str(SCREENSHOTS / "relais-import-done.png"), full_page=True)
 
         # --- the audit trail tells the story, in English too
-        page.get_by_role("button", name="EN").click()
+        page.get_by_role("button", name="EN", exact=True).click()
         expect(page.get_by_role("heading", level=1, name="Import client dossiers")).to_be_visible()
         page.screenshot(path=str(SCREENSHOTS / "relais-import-en.png"), full_page=True)
         navigation = page.get_by_role("navigation", name="Main navigation")

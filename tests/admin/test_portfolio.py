@@ -87,7 +87,7 @@ async def test_a_collaborators_portfolio_is_their_own_without_the_switch(
     assert "Vous n'êtes maître ni engagement manager d'aucun dossier pour l'instant." in text
 
 
-async def test_the_dialog_switches_an_application_on_and_associates_a_contact(
+async def test_the_dialog_switches_an_application_on_and_proposes_one_to_a_contact(
     client: Client, signed_in: Any, sessions: Sessions, scene: Scene
 ) -> None:
     await signed_in(CLAIRE)
@@ -114,13 +114,24 @@ async def test_the_dialog_switches_an_application_on_and_associates_a_contact(
     )
     assert response.status == 200 and response.url.path_qs == back
     text = visible(await response.text())
-    assert "Les applications du dossier ZZT001 sont enregistrées." in text
-    assert _row(await response.text(), "ZZT001").endswith("2 applications Applications")
+    # Nobody of the firm has talked to the bot yet: Relais has no way into the firm's Teams.
+    assert (
+        "Les applications du dossier ZZT001 sont enregistrées. Offres restées en attente, "
+        "visibles dans les applications du dossier : Start à Gaëlle Invitée (Relais ne peut pas "
+        "encore joindre vos clients dans Teams : ouvrez Relais une fois dans Teams pour qu'il "
+        "puisse les joindre, puis proposez à nouveau)."
+    ) in text
+    # The OCR is on; Start once Gaëlle accepts.
+    assert _row(await response.text(), "ZZT001").endswith("1 application Applications")
     async with sessions() as session:
         access = await session.scalar(select(ContactAccess))
-    assert access is not None and (access.contact_id, access.state) == (scene.guest, "granted")
+    assert access is not None and (access.contact_id, access.state) == (scene.guest, "offered")
     page = await _text(client, "/admin/dossiers/ZZT001/applications")
     assert re.search(rf'id="app-{start}" name="app" value="{start}"\s+checked', page)
+    assert (
+        "Gaëlle Invitée gaelle@zzt.fr offre en attente, pas encore reçue dans Teams : Relais ne "
+        "peut pas encore joindre vos clients dans Teams"
+    ) in visible(page)
 
 
 async def test_a_greyed_contact_forced_through_the_form_is_refused_with_a_message(
@@ -323,5 +334,4 @@ async def test_the_audit_page_tells_what_the_dialog_changed_in_plain_words(
         },
     )
     text = visible(await _text(client, "/admin/audit"))
-    assert "A activé Start pour le dossier ZZT001" in text
-    assert "A donné Start à" in text and "sur le dossier ZZT001" in text
+    assert "A proposé Start à gaelle@zzt.fr sur le dossier ZZT001" in text

@@ -127,10 +127,15 @@ def test_portfolio_dialog_switches_on_an_application_for_a_contact(demo_with_app
         page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-dialog.png"))
         dialog.get_by_role("button", name="Valider").click()
 
-        expect(page.get_by_role("status").filter(has_text="enregistrées")).to_have_text(
-            f"Les applications du dossier {DOSSIER} sont enregistrées."
-        )
-        expect(page.locator(f'tr[data-code="{DOSSIER}"]')).to_contain_text("2 applications")
+        # The offer to Julie Bernard is recorded, as from Teams; nobody of the demo firm has opened
+        # Relais in Teams, so it waits, and the page says why.
+        status = page.get_by_role("status").filter(has_text="enregistrées")
+        expect(status).to_contain_text(f"Les applications du dossier {DOSSIER} sont enregistrées.")
+        expect(status).to_contain_text("Offres restées en attente")
+        expect(status).to_contain_text("Start à Julie Bernard")
+        expect(status).to_contain_text("ouvrez Relais une fois dans Teams")
+        # The OCR is on; Start will be once Julie accepts.
+        expect(page.locator(f'tr[data-code="{DOSSIER}"]')).to_contain_text("1 application")
         page.screenshot(path=str(SCREENSHOTS / "relais-portfolio-saved.png"), full_page=True)
 
         # Opened again, the choices are there.
@@ -142,6 +147,9 @@ def test_portfolio_dialog_switches_on_an_application_for_a_contact(demo_with_app
         )
         expect(start.get_by_role("switch")).to_be_checked()
         expect(start.get_by_role("checkbox", name=re.compile("Julie Bernard"))).to_be_checked()
+        expect(start.locator(".contact-offer.is-pending")).to_contain_text(
+            "offre en attente, pas encore reçue dans Teams"
+        )
         page.get_by_role("dialog").get_by_role("link", name="Annuler").click()
         expect(page.get_by_role("dialog")).to_be_hidden()
 
@@ -149,7 +157,7 @@ def test_portfolio_dialog_switches_on_an_application_for_a_contact(demo_with_app
         page.get_by_role("button", name="Se déconnecter").click()
         sign_in(page, "James Walker", at=f"{base}/admin/login?next=/admin/dossiers")
         expect(page.get_by_role("heading", level=1, name="Dossiers")).to_be_visible()
-        page.get_by_role("button", name="EN").click()  # the session kept Claire's French
+        page.get_by_role("button", name="EN", exact=True).click()  # the session kept Claire's French
         expect(page.locator("html")).to_have_attribute("lang", "en")
         page.get_by_role("searchbox", name="Search dossiers").fill(demo_with_apps.not_james)
         page.get_by_role("button", name="Search").click()

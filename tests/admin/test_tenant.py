@@ -19,9 +19,11 @@ from hub.settings import Settings
 from storage.db import Sessions
 from storage.models import Contact, Firm, Invitation
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, sign_in_demo, visible
-from tests.fakes.entra import FakeEntra
+from tests.fakes.entra import CATALOG_ROLE, DEFAULT_GRAPH_ROLES, INSTALL_ROLE, FakeEntra
 from tests.hub.graph_arrange import CLIENT_ID, entra_settings, set_consent
 from tests.hub.test_portfolio import Scene, make_scene
+
+FULL_ROLES = (*DEFAULT_GRAPH_ROLES, INSTALL_ROLE, CATALOG_ROLE)
 
 __all__ = ["entra_settings"]
 SOPHIE = "a0000000-0000-4000-8000-000000000003"
@@ -83,7 +85,10 @@ async def test_an_administrator_grants_consent_through_entra(
     text = visible(await _page(tclient, "/admin/tenant"))
     assert "Tenant Microsoft" in text and "Consentement pas encore accordé" in text
     assert DEMO_TENANT_ID in text and "User.Invite.All" in text
+    assert f"{INSTALL_ROLE} installer Relais pour un invité" in text
+    assert f"{CATALOG_ROLE} retrouver Relais dans le catalogue" in text
 
+    fake_entra.answer_admin_consent(roles=FULL_ROLES)
     entra_url, back = await _to_entra_and_back(tclient, fake_entra)
     parts = urlsplit(entra_url)
     assert parts.path == f"/{DEMO_TENANT_ID}/adminconsent"
@@ -115,6 +120,27 @@ async def test_a_refusal_is_shown_in_plain_words(
     assert "l'administrateur a refusé ou annulé la demande de consentement" in text
     assert "AADSTS65004" in text  # in the details
     assert await _consent_state(sessions, scene.claire.firm_id) == "failed"
+
+
+async def test_without_the_offer_permissions_consent_is_partly_granted(
+    tclient: Client, fake_entra: FakeEntra, sessions: Sessions, scene: Scene
+) -> None:
+    await sign_in_demo(tclient, CLAIRE)
+    fake_entra.answer_admin_consent(roles=DEFAULT_GRAPH_ROLES)
+    _, back = await _to_entra_and_back(tclient, fake_entra)
+    text = visible(await back.text())
+    assert "Consentement accordé en partie : les invitations fonctionnent" in text
+    assert "Les invitations fonctionnent, mais les offres ne peuvent pas installer Relais" in text
+    assert f"Autorisation(s) manquante(s) : {INSTALL_ROLE}, {CATALOG_ROLE}" in text
+    assert "Accorder à nouveau" in text
+    # Invitations work: the firm's consent is granted.
+    assert await _consent_state(sessions, scene.claire.firm_id) == "granted"
+    # The applications dialog warns before anyone proposes.
+    dialog = visible(await _page(tclient, "/admin/dossiers/ZZT001/applications"))
+    assert (
+        "Relais ne peut pas encore s'installer pour les invités qui ne l'ont jamais ouvert dans "
+        f"Teams : le consentement du tenant ne comprend pas {INSTALL_ROLE}, {CATALOG_ROLE}."
+    ) in dialog
 
 
 async def test_roles_missing_are_not_a_consent(
@@ -167,7 +193,7 @@ async def test_check_again(
     tclient: Client, fake_entra: FakeEntra, sessions: Sessions, scene: Scene
 ) -> None:
     await sign_in_demo(tclient, CLAIRE)
-    fake_entra.consent(DEMO_TENANT_ID, CLIENT_ID)  # granted by another tenant administrator
+    fake_entra.consent(DEMO_TENANT_ID, CLIENT_ID, FULL_ROLES)  # by another tenant administrator
     page = await _page(tclient, "/admin/tenant")
     checked = await tclient.post("/admin/tenant/check", data={"csrf_token": csrf_of(page)})
     assert checked.status == 200

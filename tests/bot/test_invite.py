@@ -128,7 +128,13 @@ class Teams:
         return card
 
     async def act(
-        self, name: str, data: dict[str, Any], *, user: str, locale: str = "fr-FR"
+        self,
+        name: str,
+        data: dict[str, Any],
+        *,
+        user: str,
+        locale: str = "fr-FR",
+        trigger: str = "manual",
     ) -> dict[str, Any]:
         """An ``Action.Execute``: the card that replaces the one clicked (the invoke response)."""
         activity = self.activity("", user=user, locale=locale)
@@ -137,7 +143,7 @@ class Teams:
             name="adaptiveCard/action",
             value={
                 "action": {"type": "Action.Execute", "verb": name, "data": data},
-                "trigger": "manual",
+                "trigger": trigger,
             },
         )
         del activity["text"]
@@ -159,6 +165,16 @@ class Teams:
         """Press the card's button ``name`` with these inputs, as Teams merges them."""
         data = {**verb(card, name)["data"], **(inputs or {})}
         return await self.act(name, data, user=user, locale=locale)
+
+    async def refresh(
+        self, card: dict[str, Any], *, user: str, locale: str = "fr-FR"
+    ) -> dict[str, Any]:
+        """Teams shows the card again and runs its ``refresh`` action itself (trigger
+        automatic)."""
+        action = card["refresh"]["action"]
+        return await self.act(
+            action["verb"], action["data"], user=user, locale=locale, trigger="automatic"
+        )
 
     async def search(
         self, dataset: str, text: str, *, user: str, locale: str = "fr-FR"

@@ -195,3 +195,35 @@ async def test_the_global_cap_holds_across_conversations() -> None:
     for i in range(15):
         await limiter.acquire(f"a:{i}")
     assert clock.sleeps == [1.0]  # ten in the first second, the other five in the next
+
+
+async def test_the_offer_card_refreshes_to_the_offer_as_it_stands(
+    teams: Teams, scene: Scene, sessions: Sessions
+) -> None:
+    card, access_id = await offer_start(teams, scene, by=SOPHIE, locale="fr-FR")
+    # Gaëlle talked to the bot first: her Teams id, and her tenant-wide one.
+    gaelle_mri = teams.activity("", user=GAELLE, locale="fr-FR")["from"]["id"]
+    assert card["refresh"] == {
+        "action": {
+            "type": "Action.Execute",
+            "verb": "offer.refresh",
+            "data": {"access": access_id},
+            "fallback": {
+                "type": "Action.Submit",
+                "data": {"relais": "offer.refresh", "access": access_id},
+            },
+        },
+        "userIds": [gaelle_mri, f"8:orgid:{GAELLE}"],
+    }
+    pending = await teams.refresh(card, user=GAELLE)
+    assert texts_of(pending)[:2] == texts_of(card)[:2]
+    assert [a["verb"] for a in pending["actions"]] == ["offer.accept", "offer.decline"]
+
+    # Declined elsewhere (another device): the card shown here follows.
+    await teams.act("offer.decline", {"access": access_id}, user=GAELLE)
+    declined = await teams.refresh(card, user=GAELLE)
+    assert texts_of(declined)[:2] == [
+        "Vous avez refusé Start",
+        "C'est noté : Sophie Martin est prévenu(e).",
+    ]
+    assert "actions" not in declined and declined["refresh"]["userIds"][0] == gaelle_mri

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub.app import build_app
 from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.settings import Settings
 from storage.db import Sessions
-from storage.models import AuditEvent, Connection, ContactAccess, ConversationRef
+from storage.models import AuditEvent, Connection, ContactAccess, ConversationRef, Firm
 from tests.bot.test_invite import (
     GAELLE,
     JAMES,
@@ -346,3 +346,18 @@ async def test_a_collaborator_without_rights_is_refused_at_every_step(
 async def test_contacts_cannot_propose(teams: Teams) -> None:
     card = await teams.say("proposer", user=GAELLE)
     assert texts_of(card)[0] == "Je n'ai pas compris"
+
+
+async def test_step_three_warns_when_relais_cannot_install_itself_for_guests(
+    teams: Teams, scene: Scene, sessions: Sessions
+) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Firm).values(consent_error=f"offer_roles_missing: {INSTALL_ROLE}")
+        )
+    step3 = await to_step3_for(teams, scene)
+    assert (
+        "Attention : Relais ne peut pas encore s'installer pour un invité qui ne l'a jamais "
+        f"ouvert dans Teams (autorisation manquante : {INSTALL_ROLE}). Son offre restera en "
+        "attente jusqu'à ce qu'un administrateur accorde à nouveau le consentement du tenant."
+    ) in texts_of(step3)

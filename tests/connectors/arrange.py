@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from hub.demo import DemoInfo
+from hub.documents import receive_document
 from hub.identity import Actor, resolve
 from hub.services import Hub
 from storage.db import Sessions
@@ -168,6 +169,20 @@ async def delivery(sessions: Sessions, delivery_id: int) -> Delivery:
         found = await session.get(Delivery, delivery_id)
         assert found is not None
         return found
+
+
+async def collection_email_delivery(hub: Hub, demo: DemoInfo) -> tuple[str, Delivery]:
+    """A receipt dropped in "Achats" of a dossier whose purchases go to a collection-email
+    application: the dossier's collection address, and the delivery queued for it."""
+    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
+    app = await add_app(hub, demo.firm_id, "pre-compta-email")
+    address = f"{code.lower()}@collecte.example"
+    await connect(hub.sessions, demo.firm_id, app, code, ["Achats"], collection_email=address)
+    receipt = await receive_document(
+        hub, await actor(hub, demo), code, "Achats", "Reçu été.pdf", PDF, "bot"
+    )
+    (queued,) = await deliveries(hub.sessions, receipt.version_id)
+    return address, queued
 
 
 async def attempts(sessions: Sessions, delivery_id: int) -> list[DeliveryAttempt]:

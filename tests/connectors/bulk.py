@@ -88,6 +88,7 @@ async def fill_outbox(
                         "firm_id": firm_id,
                         "document_version_id": version_id,
                         "connection_id": connection_id,
+                        "dossier_id": dossier_id,
                         "next_attempt_at": now,
                     }
                     for version_id in versions[start : start + 2000]

@@ -26,6 +26,7 @@ from tests.connectors.arrange import (
     actor,
     add_app,
     attempts,
+    collection_email_delivery,
     connect,
     deliveries,
     delivery,
@@ -113,14 +114,7 @@ async def test_an_api_delivery_arrives_once_with_the_dossier_code_and_key(
 async def test_a_collection_email_delivery_arrives_with_the_document_attached(
     hub: Hub, demo: DemoInfo, fake_smtp: FakeSmtp
 ) -> None:
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
-    app = await add_app(hub, demo.firm_id, "pre-compta-email")
-    address = f"{code.lower()}@collecte.example"
-    await connect(hub.sessions, demo.firm_id, app, code, ["Achats"], collection_email=address)
-    receipt = await receive_document(
-        hub, await actor(hub, demo), code, "Achats", "Reçu été.pdf", PDF, "bot"
-    )
-    (created,) = await deliveries(hub.sessions, receipt.version_id)
+    address, created = await collection_email_delivery(hub, demo)
     smtp = SmtpConfig(host=fake_smtp.host, port=fake_smtp.port, sender="relais@cabinet.example")
     async with new_worker(hub, FakeClock(), smtp=smtp) as worker:
         assert (await worker.run_once()).sent == 1

@@ -35,7 +35,19 @@ Graph routes (bearer token from this fake, ``aud`` ``https://graph.microsoft.com
 * ``POST /v1.0/users/{id}/teamwork/installedApps`` (needs
   ``TeamsAppInstallation.ReadWriteForUser.All``): installs the Teams app bound by
   ``teamsApp@odata.bind`` for a user of the tenant (201), 409 when it is installed already, 404
-  for an unknown user; installations are in :attr:`FakeEntra.installed_apps` ``(tid, user, app)``
+  for an unknown user; installations are in :attr:`FakeEntra.installed_apps` ``(tid, user, app)``.
+  Once :meth:`FakeEntra.publish_org_app` put an app in a tenant's own catalog, that tenant
+  answers like an org catalog: only catalog ids install, anything else is 404
+* ``GET /v1.0/appCatalogs/teamsApps?$filter=externalId eq '…'`` (needs ``AppCatalog.Read.All``):
+  the tenant's catalog apps published from that manifest id
+
+* ``POST /v1.0/users/{id or userPrincipalName or mail}/sendMail`` (needs ``Mail.Send``) with a
+  MIME message, base64, ``Content-Type: text/plain``: 202, the decoded message recorded in
+  :attr:`FakeEntra.sent_mail`; 404 for a mailbox the tenant does not have, 400 for a body that
+  is not base64 MIME
+
+:meth:`app_token_problem` checks an app token for another audience (the fake SMTP's
+``outlook.office365.com`` tokens with ``SMTP.SendAsApp``).
 
 :meth:`graph_fail_next` queues an error answer (optionally with ``Retry-After``, optionally only
 for one path) for the next matching Graph call.
@@ -44,6 +56,8 @@ for one path) for the next matching Graph call.
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import hashlib
 import html
 import itertools
@@ -72,7 +86,11 @@ BOTFRAMEWORK_TENANT_ID = "d6d49420-f39b-4df7-a1dc-d59a935871db"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 DEFAULT_GRAPH_ROLES = ("User.Invite.All", "User.Read.All")
 INSTALL_ROLE = "TeamsAppInstallation.ReadWriteForUser.All"
+CATALOG_ROLE = "AppCatalog.Read.All"
 TOKEN_LIFETIME = 3599
+EXCHANGE_AUDIENCE = "https://outlook.office365.com"
+MAIL_SEND_ROLE = "Mail.Send"
+SMTP_SEND_ROLE = "SMTP.SendAsApp"
 
 
 @dataclass
@@ -100,6 +118,17 @@ class _Failure:
     message: str
     retry_after: str | None = None
     path: str | None = None
+
+
+@dataclass(frozen=True)
+class SentMail:
+    """A message Graph ``sendMail`` accepted: the mailbox in the URL, the token's claims, and
+    the MIME message as the recipients will get it."""
+
+    tenant_id: str
+    mailbox: str
+    claims: dict[str, Any]
+    message: Any  # email.message.EmailMessage
 
 
 @dataclass(frozen=True)
@@ -165,7 +194,9 @@ class FakeEntra(Fake):
         )
         self.admin_consent_requests: Recorder[dict[str, str]] = Recorder()
         self._serial = itertools.count(1)
+        self.sent_mail: Recorder[SentMail] = Recorder()
         self.installed_apps: list[tuple[str, str, str]] = []  # (tenant, user id, teams app id)
+        self._org_apps: dict[str, dict[str, str]] = {}  # tid -> catalog id -> manifest id
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
@@ -175,7 +206,9 @@ class FakeEntra(Fake):
         r.add_get("/v1.0/users", self._graph_list_users)
         r.add_get("/v1.0/users/{user}", self._graph_get_user)
         r.add_post("/v1.0/users/{user}/teamwork/installedApps", self._graph_install_app)
+        r.add_get("/v1.0/appCatalogs/teamsApps", self._graph_catalog_apps)
         r.add_post("/v1.0/invitations", self._graph_invite)
+        r.add_post("/v1.0/users/{user}/sendMail", self._graph_send_mail)
         r.add_get("/{tenant}/v2.0/.well-known/openid-configuration", self._openid_v2)
         r.add_get("/{tenant}/.well-known/openid-configuration", self._openid_v1)
         r.add_get("/{tenant}/discovery/v2.0/keys", self._jwks)
@@ -248,6 +281,14 @@ class FakeEntra(Fake):
                     user["externalUserState"] = "Accepted"
                     return
         raise KeyError(f"no invited user {email} in tenant {tid}")
+
+    def publish_org_app(self, tid: str, manifest_id: str, catalog_id: str | None = None) -> str:
+        """The tenant uploads the app to its own catalog: it gets a catalog id of its own (returned),
+        and the tenant's catalog then knows apps by catalog id only."""
+        catalog_id = catalog_id or str(uuid.uuid4())
+        with self._lock:
+            self._org_apps.setdefault(tid, {})[catalog_id] = manifest_id
+        return catalog_id
 
     def graph_fail_next(
         self,
@@ -663,13 +704,25 @@ class FakeEntra(Fake):
                     },
                     status=201,
                 )
+        return self._graph_answered(request, tid, response, body)
+
+    def _graph_answered(
+        self,
+        request: web.Request,
+        tid: str | None,
+        response: web.Response,
+        body: dict[str, Any] | None = None,
+        *,
+        with_query: bool = False,
+    ) -> web.Response:
+        """Records the Graph call in :attr:`graph_calls` and gives back its answer."""
         self.graph_calls.append(
             GraphCall(
                 request.method,
-                request.path,
+                request.path_qs if with_query else request.path,
                 tid,
                 request.headers.get("Authorization"),
-                body,
+                {} if body is None else body,
                 response.status,
             )
         )
@@ -701,17 +754,7 @@ class FakeEntra(Fake):
                     "queried reference-property objects are not present.",
                 )
             )
-        self.graph_calls.append(
-            GraphCall(
-                request.method,
-                request.path,
-                tid,
-                request.headers.get("Authorization"),
-                {},
-                response.status,
-            )
-        )
-        return response
+        return self._graph_answered(request, tid, response)
 
     _APP_BIND = re.compile(r"/appCatalogs/teamsApps/([^/]+)$")
 
@@ -725,12 +768,21 @@ class FakeEntra(Fake):
             bound = self._APP_BIND.search(str(body.get("teamsApp@odata.bind", "")))
             with self._lock:
                 known = user_id in self._users.get(str(tid), {})
+                catalog = self._org_apps.get(str(tid))
+                if catalog is not None and bound is not None and bound.group(1) not in catalog:
+                    bound, unknown_app = None, True
+                else:
+                    unknown_app = False
                 installed = bound is not None and any(
                     i == (tid, user_id, bound.group(1)) for i in self.installed_apps
                 )
                 if known and bound is not None and not installed:
                     self.installed_apps.append((str(tid), user_id, bound.group(1)))
-            if bound is None:
+            if unknown_app:
+                response = _graph_error(
+                    404, "NotFound", "The teamsApp bound was not found in the app catalog."
+                )
+            elif bound is None:
                 response = _graph_error(400, "BadRequest", "teamsApp@odata.bind is missing.")
             elif not known:
                 response = _graph_error(404, "NotFound", f"User '{user_id}' was not found.")
@@ -738,17 +790,40 @@ class FakeEntra(Fake):
                 response = _graph_error(409, "Conflict", "The app is already installed.")
             else:
                 response = web.Response(status=201)
-        self.graph_calls.append(
-            GraphCall(
-                request.method,
-                request.path,
-                tid,
-                request.headers.get("Authorization"),
-                body,
-                response.status,
-            )
-        )
-        return response
+        return self._graph_answered(request, tid, response, body)
+
+    _EXTERNAL_ID = re.compile(r"^externalId eq '((?:[^']|'')*)'$")
+
+    async def _graph_catalog_apps(self, request: web.Request) -> web.Response:
+        claims, response = self._graph_token(request, CATALOG_ROLE)
+        tid = str(claims.get("tid")) if claims else None
+        response = response or self._graph_failure(request.path)
+        if response is None:
+            match = self._EXTERNAL_ID.match(request.query.get("$filter", "").strip())
+            if match is None:
+                response = _graph_error(
+                    400, "BadRequest", "The fake Graph only supports $filter=externalId eq '…'."
+                )
+            else:
+                wanted = match.group(1).replace("''", "'")
+                with self._lock:
+                    apps = dict(self._org_apps.get(str(tid), {}))
+                response = web.json_response(
+                    {
+                        "@odata.context": f"{self.graph_url}/$metadata#appCatalogs/teamsApps",
+                        "value": [
+                            {
+                                "id": catalog_id,
+                                "externalId": external,
+                                "displayName": "Relais",
+                                "distributionMethod": "organization",
+                            }
+                            for catalog_id, external in apps.items()
+                            if external == wanted
+                        ],
+                    }
+                )
+        return self._graph_answered(request, tid, response, with_query=True)
 
     _FILTER = re.compile(
         r"^mail eq '((?:[^']|'')*)'(?: or otherMails/any\(\w+:\w+ eq '((?:[^']|'')*)'\))?$"
@@ -777,17 +852,53 @@ class FakeEntra(Fake):
                 response = web.json_response(
                     {"@odata.context": f"{self.graph_url}/$metadata#users", "value": found}
                 )
-        self.graph_calls.append(
-            GraphCall(
-                request.method,
-                request.path_qs,
-                tid,
-                request.headers.get("Authorization"),
-                {},
-                response.status,
+        return self._graph_answered(request, tid, response, with_query=True)
+
+    def app_token_problem(self, token: str, *, audience: str, role: str) -> str | None:
+        """None when ``token`` is an app token of this fake for ``audience`` carrying ``role``;
+        else what is wrong with it (for the other fakes that take this fake's tokens)."""
+        try:
+            claims = jwt.decode(
+                token, self.key.private_key.public_key(), algorithms=["RS256"], audience=audience
             )
-        )
-        return response
+        except jwt.PyJWTError as error:
+            return f"invalid token: {error}"
+        if role not in claims.get("roles", []):
+            return f"the token lacks the {role} role"
+        return None
+
+    async def _graph_send_mail(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        claims, response = self._graph_token(request, MAIL_SEND_ROLE)
+        tid = str(claims.get("tid")) if claims else None
+        response = response or self._graph_failure(request.path)
+        mailbox = request.match_info["user"]
+        if response is None:
+            with self._lock:
+                known = any(
+                    mailbox.lower() in (u["id"].lower(), u["mail"].lower())
+                    or mailbox.lower() == u["userPrincipalName"].lower()
+                    for u in self._users.get(str(tid), {}).values()
+                )
+            try:
+                content = base64.b64decode(raw, validate=True)
+            except ValueError:
+                content = b""
+            if not known:
+                response = _graph_error(
+                    404, "ErrorInvalidUser", f"The requested user '{mailbox}' is invalid."
+                )
+            elif not request.content_type.startswith("text/plain") or not content:
+                response = _graph_error(
+                    400,
+                    "ErrorMimeContentInvalidBase64String",
+                    "Invalid base64 string for MIME content.",
+                )
+            else:
+                message = email.message_from_bytes(content, policy=email.policy.default)
+                self.sent_mail.append(SentMail(str(tid), mailbox, dict(claims or {}), message))
+                response = web.Response(status=202)
+        return self._graph_answered(request, tid, response)
 
     async def _admin_consent_endpoint(self, request: web.Request) -> web.Response:
         query = dict(request.query)

@@ -16,7 +16,7 @@ from hub.directory import (
     unlink_dossier,
 )
 from hub.errors import Conflict, NotFound, PermissionDenied
-from hub.portfolio import save_applications
+from hub.offers import save_applications
 from hub.services import Hub
 from storage.db import Sessions
 from storage.models import AuditEvent, Contact, ContactAccess, ContactDossier, Dossier, Firm

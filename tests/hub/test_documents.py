@@ -210,6 +210,31 @@ async def test_a_contact_uploads_to_their_dossier_only(
         await receive_document(hub, contact, other, "Achats", "ticket.pdf", PDF, "bot")
 
 
+async def test_a_collaborator_adds_documents_to_their_portfolio_only(
+    hub: Hub, demo: DemoInfo, sessions: Sessions
+) -> None:
+    """The bot's file intake and the panel share this rule: the folder view's (portfolio)."""
+    collaborator = await actor(hub, demo, "collaborator")
+    async with sessions() as session:
+        mine = await session.scalar(
+            select(Dossier.code).where(Dossier.master_id == collaborator.id).limit(1)
+        )
+        other = await session.scalar(
+            select(Dossier.code)
+            .where(
+                Dossier.firm_id == demo.firm_id,
+                Dossier.master_id != collaborator.id,
+                Dossier.engagement_manager_id.is_distinct_from(collaborator.id),
+            )
+            .limit(1)
+        )
+    assert mine and other
+    receipt = await receive_document(hub, collaborator, mine, "Achats", "a.pdf", PDF, "bot")
+    assert receipt.number == 1
+    with pytest.raises(PermissionDenied):
+        await receive_document(hub, collaborator, other, "Achats", "a.pdf", PDF, "bot")
+
+
 async def test_a_firm_never_reaches_another_firms_dossiers(
     hub: Hub, demo: DemoInfo, sessions: Sessions, code: str
 ) -> None:

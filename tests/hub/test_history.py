@@ -30,6 +30,7 @@ from hub.documents import blob_store, receive_document
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.history import document_history, dossier_status, find_documents, retry
 from hub.identity import Actor, resolve
+from hub.notifications import pending_notices
 from hub.services import Hub
 from storage.models import (
     AuditEvent,
@@ -580,3 +581,145 @@ async def test_csv_export_streams_page_by_page(hub: Hub, scene: Scene, monkeypat
     labels = CsvLabels(header=["a"], reason=str)
     chunks = [c async for c in failures_csv(hub, scene.admin, FailureFilters(), labels)]
     assert len(chunks) == 3  # header, 2 rows, 1 row
+
+
+# --------------------------------------------------------------------------- deleted applications
+
+
+async def test_a_deleted_applications_sends_stay_in_history_and_dashboards(
+    hub: Hub, scene: Scene
+) -> None:
+    from hub.applications import delete_application
+
+    label = "OCR Factures — Achats"
+    # One more document, sent to the OCR before it goes: it stays in the activity figures.
+    receipt = await receive_document(
+        hub, scene.admin, scene.sophie_code, "Achats", "facture-0416.pdf", pdf("416"), "panel"
+    )
+    sent, _ = await _deliveries_of(hub, receipt.version_id)
+    async with hub.sessions() as session, session.begin():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == sent.id)
+            .values(status="sent", sent_at=datetime.now(UTC), app_reference="OCR-416")
+        )
+
+    deleted = await delete_application(hub, scene.admin, scene.app_id)
+    # avoir-0415.pdf was still waiting for the OCR: it will never go, and says why.
+    assert deleted.cancelled == 1
+
+    history = await document_history(hub, scene.sophie, scene.docs["facture-0412.pdf"])
+    (version,) = history.versions
+    gone = next(d for d in version.deliveries if d.application == label)
+    assert gone.application_deleted and gone.status == "failed" and not gone.may_retry
+    assert gone.failure_reason == "dossier_unknown" and len(gone.attempts) == 1
+    other = next(d for d in version.deliveries if d.application != label)
+    assert not other.application_deleted and other.status == "pending"
+    waited = await document_history(hub, scene.admin, scene.docs["avoir-0415.pdf"])
+    cancelled = next(d for d in waited.versions[0].deliveries if d.application == label)
+    assert (cancelled.status, cancelled.failure_reason) == ("failed", "application_deleted")
+    # Nothing of it can be sent again: the dossier master's Teams notice leaves it out.
+    round_ = await pending_notices(hub, datetime.now(UTC) + timedelta(hours=1))
+    assert cancelled.id not in {i for n in round_.notices for i in n.delivery_ids}
+    found = await find_documents(hub, scene.admin, "facture-0416")
+    assert {(d.application, d.status) for d in found.items[0].versions[0].deliveries} == {
+        (label, "sent"),
+        ("Gestion juridique", "pending"),
+    }
+
+    # The failures dashboard: every failure still there, named, not offered for retry.
+    page = await failures(hub, scene.admin)
+    assert [r.document for r in page.items] == [
+        "avoir-0415.pdf",
+        "=cmd-0414.pdf",
+        "facture-0413.pdf",
+        "facture-0412.pdf",
+    ]
+    assert all(r.application == label and r.application_deleted for r in page.items)
+    assert not any(r.may_retry for r in page.items)
+    assert page.items[-1].dossier_code == scene.sophie_code and page.items[-1].failed_at
+    counts = await failure_counts(hub, scene.admin)
+    assert counts.total == 4 and dict(counts.by_reason)["application_deleted"] == 1
+    assert [(a.id, a.label, a.count) for a in counts.by_application] == [(None, label, 4)]
+    # Portfolio and dossier filters go by the dossier kept on the delivery.
+    mine = await failures(hub, scene.sophie)
+    assert [r.document for r in mine.items] == ["avoir-0415.pdf", "facture-0412.pdf"]
+    by_dossier = await failures(hub, scene.admin, FailureFilters(dossier=scene.james_code))
+    assert [r.document for r in by_dossier.items] == ["facture-0413.pdf"]
+    assert (await failure_counts(hub, scene.contact)).total == 1
+    # Nothing to send to any more: a retry does nothing and says so.
+    assert await retry(hub, scene.sophie, [scene.failed["facture-0412.pdf"]]) == 0
+    nothing = await retry_matching(hub, scene.admin, FailureFilters())
+    assert (nothing.retried, nothing.remaining) == (0, 0)
+
+    status = await dossier_status(hub, scene.admin, scene.sophie_code)
+    assert [a.application for a in status.applications] == ["Gestion juridique"]
+    assert {(d.document, d.application) for d in status.last_deliveries} >= {
+        ("facture-0412.pdf", label),
+        ("facture-0416.pdf", label),
+    }
+    assert len(status.last_deliveries) == 6
+    assert not any(d.may_retry for d in status.last_deliveries if d.application == label)
+
+    labels = CsvLabels(header=[f"h{i}" for i in range(10)], reason=lambda r: f"reason {r}")
+    data = b"".join([c async for c in failures_csv(hub, scene.admin, FailureFilters(), labels)])
+    rows = list(csv.reader(io.StringIO(data[3:].decode("utf-8")), delimiter=";"))[1:]
+    assert len(rows) == 4 and {r[6] for r in rows} == {label}
+    assert "reason application_deleted" in {r[7] for r in rows}
+
+    view = await activity(hub, scene.admin)
+    assert view.sent == 1 and view.days[-1].by_application == {label: 1}
+
+
+async def test_the_worker_refuses_what_waited_for_a_deleted_application(
+    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+) -> None:
+    """A delivery being sent when its application was deleted (its worker died): the next worker
+    ends it failed with the reason, and goes on sending the rest."""
+    from hub.applications import delete_application
+
+    admin = await actor(hub, demo)
+    sophie_code, _, _ = await _codes(hub, demo)
+    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url=partner_sandbox.url)
+    other = await add_app(hub, demo.firm_id, "ocr-ventes", api_url=partner_sandbox.url)
+    await connect(hub.sessions, demo.firm_id, ocr, sophie_code, ["Achats"], code_at_app="OCR-1")
+    await connect(hub.sessions, demo.firm_id, other, sophie_code, ["Ventes"], code_at_app="OCR-1")
+    first = await receive_document(hub, admin, sophie_code, "Achats", "a.pdf", pdf("a"), "panel")
+    (stuck,) = await _deliveries_of(hub, first.version_id)
+    async with hub.sessions() as session, session.begin():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == stuck.id)
+            .values(
+                status="sending",
+                attempts=1,
+                lease_until=datetime.now(UTC) - timedelta(minutes=1),
+            )
+        )
+    deleted = await delete_application(hub, admin, ocr)
+    assert deleted.cancelled == 0  # it was being sent: left to the worker
+    later = await receive_document(hub, admin, sophie_code, "Ventes", "b.pdf", pdf("b"), "panel")
+    (live,) = await _deliveries_of(hub, later.version_id)
+
+    clock = FakeClock()
+    worker = DeliveryWorker(
+        hub.sessions,
+        blob_store(hub.settings),
+        open_secret=hub.vault.open,
+        clock=clock,
+        rand=lambda: 0.5,
+        config=WorkerConfig(),
+    )
+    async with worker:
+        report = await worker.run_once()
+        assert (report.claimed, report.refused, report.sent) == (2, 1, 1)
+        assert (await worker.run_once()).claimed == 0
+    ended = await delivery(hub.sessions, stuck.id)
+    assert (ended.status, ended.failure_reason) == ("failed", "application_deleted")
+    assert (await delivery(hub.sessions, live.id)).status == "sent"
+    history = await document_history(hub, admin, first.document_id)
+    (entry,) = history.versions[0].deliveries
+    assert entry.application == "OCR Factures — Achats" and entry.application_deleted
+    assert [a.outcome for a in entry.attempts] == ["refused"]
+    assert "deleted" in entry.attempts[0].detail
+    assert list(partner_sandbox.by_key()) == [live.idempotency_key]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote_plus
+
 import pytest
 from sqlalchemy import func, select
 
 from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.directory import create_contact
-from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from hub.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.offers import (
     actionable_dossiers,
@@ -22,7 +24,7 @@ from hub.offers import (
 from hub.services import Hub
 from storage.db import Sessions
 from storage.models import AuditEvent, Connection, Contact, ContactAccess, ContactDossier
-from tests.fakes.entra import DEFAULT_GRAPH_ROLES, INSTALL_ROLE, FakeEntra
+from tests.fakes.entra import CATALOG_ROLE, DEFAULT_GRAPH_ROLES, INSTALL_ROLE, FakeEntra
 from tests.hub.graph_arrange import entra_settings, ghub, set_consent, sleeps
 from tests.hub.test_portfolio import Scene, make_scene
 
@@ -195,15 +197,27 @@ async def test_create_contact_finds_or_creates_and_links(
     assert links == 1
 
 
-async def test_installing_the_bot_for_a_contact_through_graph(
-    ghub: Hub, scene: Scene, sessions: Sessions, fake_entra: FakeEntra, demo: DemoInfo
+async def _gaelle_in_teams(
+    sessions: Sessions, fake_entra: FakeEntra, demo: DemoInfo, *roles: str
 ) -> None:
+    """The firm consented to installing apps for its users (and ``roles``), and Gaëlle is a
+    guest of its tenant."""
     await set_consent(
-        sessions, fake_entra, demo.firm_id, DEMO_TENANT_ID, (*DEFAULT_GRAPH_ROLES, INSTALL_ROLE)
+        sessions,
+        fake_entra,
+        demo.firm_id,
+        DEMO_TENANT_ID,
+        (*DEFAULT_GRAPH_ROLES, INSTALL_ROLE, *roles),
     )
     fake_entra.add_user(
         DEMO_TENANT_ID, GAELLE, "Gaëlle Invitée", "gaelle@zzt.fr", user_type="Guest"
     )
+
+
+async def test_installing_the_bot_for_a_contact_through_graph(
+    ghub: Hub, scene: Scene, sessions: Sessions, fake_entra: FakeEntra, demo: DemoInfo
+) -> None:
+    await _gaelle_in_teams(sessions, fake_entra, demo)
     app_id = "3f2a8c1e-1b2c-4d5e-8f90-0123456789ab"
     assert await install_for_contact(ghub, scene.sophie, scene.guest, app_id) is True
     assert await install_for_contact(ghub, scene.sophie, scene.guest, app_id) is False  # 409
@@ -213,3 +227,38 @@ async def test_installing_the_bot_for_a_contact_through_graph(
     assert await actions(sessions, "contact.app_installed") == ["contact.app_installed"]
     with pytest.raises(Conflict):
         await install_for_contact(ghub, scene.sophie, scene.invited, app_id)
+
+
+async def test_an_app_uploaded_to_the_firms_catalog_is_installed_by_its_catalog_id(
+    ghub: Hub, scene: Scene, sessions: Sessions, fake_entra: FakeEntra, demo: DemoInfo
+) -> None:
+    await _gaelle_in_teams(sessions, fake_entra, demo, CATALOG_ROLE)
+    manifest_id = "3f2a8c1e-1b2c-4d5e-8f90-0123456789ab"
+    catalog_id = fake_entra.publish_org_app(DEMO_TENANT_ID, manifest_id)
+    assert await install_for_contact(ghub, scene.sophie, scene.guest, manifest_id) is True
+    assert fake_entra.installed_apps == [(DEMO_TENANT_ID, GAELLE, catalog_id)]
+    install = f"/v1.0/users/{GAELLE}/teamwork/installedApps"
+    calls = [(c.method, unquote_plus(c.path), c.status) for c in fake_entra.graph_calls.items]
+    assert calls == [
+        ("POST", install, 404),  # the org catalog does not know the manifest's id
+        ("GET", f"/v1.0/appCatalogs/teamsApps?$filter=externalId eq '{manifest_id}'", 200),
+        ("POST", install, 201),
+    ]
+    # The catalog id is remembered: the next install asks the catalog nothing.
+    assert await install_for_contact(ghub, scene.sophie, scene.guest, manifest_id) is False
+    assert len(fake_entra.graph_calls.items) == 4
+    assert fake_entra.graph_calls.items[-1].body["teamsApp@odata.bind"].endswith(catalog_id)
+
+
+async def test_without_the_catalog_permission_the_install_says_consent_is_missing(
+    ghub: Hub, scene: Scene, sessions: Sessions, fake_entra: FakeEntra, demo: DemoInfo
+) -> None:
+    await _gaelle_in_teams(sessions, fake_entra, demo)
+    fake_entra.publish_org_app(DEMO_TENANT_ID, "3f2a8c1e-1b2c-4d5e-8f90-0123456789ab")
+    with pytest.raises(ConsentMissing) as refused:
+        await install_for_contact(
+            ghub, scene.sophie, scene.guest, "3f2a8c1e-1b2c-4d5e-8f90-0123456789ab"
+        )
+    assert refused.value.key == "offers.install_consent"
+    assert refused.value.params["contact"] == "Gaëlle Invitée"
+    assert fake_entra.installed_apps == []

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from hub.demo import DemoInfo
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, staff_actor
-from hub.portfolio import applications_dialog, list_portfolio, save_applications
+from hub.offers import remember_offer_message, save_applications
+from hub.portfolio import applications_dialog, list_portfolio
 from hub.services import Hub
 from storage.db import Sessions
 from storage.models import (
@@ -223,51 +224,72 @@ async def test_switching_on_and_off_keeps_the_connection_and_writes_audit_events
     assert event.details == {"application": "OCR Factures — Achats", "dossier": "ZZT001"}
 
 
-async def test_saving_the_same_choice_changes_nothing(hub: Hub, scene: Scene) -> None:
+async def test_saving_the_same_choice_changes_nothing_once_the_offer_is_delivered(
+    hub: Hub, sessions: Sessions, scene: Scene
+) -> None:
     choice = {scene.apps["start"]: [scene.guest]}
-    assert (await save_applications(hub, scene.claire, scene.code, choice)).changed
+    (offer,) = (await save_applications(hub, scene.claire, scene.code, choice)).offered
+    # Not delivered yet (no courier here): saving again hands the same offer over again.
+    (again,) = (await save_applications(hub, scene.claire, scene.code, choice)).offered
+    assert again.access_id == offer.access_id
+    assert await count(sessions, AuditEvent, AuditEvent.action == "offer.sent") == 1
+    await remember_offer_message(hub, scene.claire, offer.access_id, "activity-1")
     assert not (await save_applications(hub, scene.claire, scene.code, choice)).changed
 
 
-async def test_contact_application_grants_then_revokes_the_access(
+async def test_ticking_a_contact_offers_the_application_and_unticking_withdraws_it(
     hub: Hub, sessions: Sessions, scene: Scene
 ) -> None:
     start = scene.apps["start"]
     result = await save_applications(hub, scene.james, scene.code, {start: [scene.guest]})
-    assert result.switched_on == ["Start"]
-    assert result.granted == ["Start · Gaëlle Invitée"]
+    # An offer, as from Teams: the application is switched on when the contact accepts.
+    assert result.switched_on == []
+    assert [(o.application, o.contact_name, o.proposed_by) for o in result.offered] == [
+        ("Start", "Gaëlle Invitée", "James Walker")
+    ]
     async with sessions() as session:
         access = await session.scalar(select(ContactAccess))
     assert access is not None
     assert (access.state, access.contact_id, access.offered_by_id) == (
-        "granted",
+        "offered",
         scene.guest,
         scene.james.id,
     )
+    assert await count(sessions, Connection, Connection.active.is_(True)) == 0
     dialog = await applications_dialog(hub, scene.james, scene.code)
     start_choice = next(a for a in dialog.applications if a.id == start)
-    assert start_choice.on
-    assert [(c.name, c.chosen) for c in start_choice.contacts] == [
-        ("Ivan Enattente", False),
-        ("Gaëlle Invitée", True),
-        ("Nina Neuve", False),
+    assert start_choice.on  # the offer is out: shown on, so unticking withdraws it
+    assert [(c.name, c.chosen, c.access) for c in start_choice.contacts] == [
+        ("Ivan Enattente", False, ""),
+        ("Gaëlle Invitée", True, "offered"),
+        ("Nina Neuve", False, ""),
     ]
 
-    # Unticking the contact keeps the application on the dossier and revokes the access.
+    # Unticking the contact withdraws the offer.
     result = await save_applications(hub, scene.james, scene.code, {start: []})
-    assert result.revoked == ["Start · Gaëlle Invitée"]
+    assert result.revoked == ["Start · Gaëlle Invitée"] and not result.offered
     assert await count(sessions, ContactAccess, ContactAccess.state == "revoked") == 1
-    assert await count(sessions, Connection, Connection.active.is_(True)) == 1
 
-    # Ticked again, then the whole application switched off: revoked with it.
-    await save_applications(hub, scene.james, scene.code, {start: [scene.guest]})
-    assert await count(sessions, ContactAccess, ContactAccess.state == "granted") == 1
+    # Ticked again: offered again; then the whole application switched off: withdrawn with it.
+    again = await save_applications(hub, scene.james, scene.code, {start: [scene.guest]})
+    assert [o.access_id for o in again.offered] == [access.id]
+    assert await count(sessions, ContactAccess, ContactAccess.state == "offered") == 1
     result = await save_applications(hub, scene.james, scene.code, {})
-    assert result.switched_off == ["Start"]
     assert result.revoked == ["Start · Gaëlle Invitée"]
-    assert await count(sessions, ContactAccess, ContactAccess.state == "granted") == 0
+    assert await count(sessions, ContactAccess, ContactAccess.state == "offered") == 0
     assert await count(sessions, ContactAccess) == 1  # one row, its history in the audit trail
-    assert await count(sessions, AuditEvent, AuditEvent.action.like("contact_access.%")) == 4
+    assert await count(sessions, AuditEvent, AuditEvent.action == "offer.sent") == 2
+    assert await count(sessions, AuditEvent, AuditEvent.action == "contact_access.revoked") == 2
+
+
+async def test_an_application_for_a_contact_switched_on_with_nobody_ticked_is_refused(
+    hub: Hub, sessions: Sessions, scene: Scene
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await save_applications(hub, scene.claire, scene.code, {scene.apps["start"]: []})
+    assert refused.value.key == "portfolio.contact_needed"
+    assert refused.value.field == f"contacts-{scene.apps['start']}"
+    assert await count(sessions, Connection) == 0
 
 
 async def test_greyed_contacts_are_shown_with_their_reason_and_refused(
@@ -306,15 +328,26 @@ async def test_contacts_are_refused_for_an_application_that_needs_none(
 async def test_a_contact_preselected_from_its_page_is_ticked_under_applications_not_on(
     hub: Hub, scene: Scene
 ) -> None:
-    await save_applications(hub, scene.claire, scene.code, {scene.apps["coproduction"]: []})
+    await save_applications(
+        hub, scene.claire, scene.code, {scene.apps["coproduction"]: [scene.guest]}
+    )
     dialog = await applications_dialog(hub, scene.claire, scene.code, contact_id=scene.guest)
     assert dialog.preselected is not None and dialog.preselected.name == "Gaëlle Invitée"
     chosen = {a.label: [c.name for c in a.contacts if c.chosen] for a in dialog.applications}
-    # Start is off: ticked in advance. Co-production is already on: left as it is.
-    assert chosen == {"Co-production": [], "Start": ["Gaëlle Invitée"], "OCR Factures — Achats": []}
+    on = {a.label: a.on for a in dialog.applications}
+    # Start is off: ticked in advance, its switch left for the person to turn on. Co-production
+    # is already offered to her: left as it is.
+    assert chosen == {
+        "Co-production": ["Gaëlle Invitée"],
+        "Start": ["Gaëlle Invitée"],
+        "OCR Factures — Achats": [],
+    }
+    assert on == {"Co-production": True, "Start": False, "OCR Factures — Achats": False}
     # A greyed contact is never ticked in advance.
     dialog = await applications_dialog(hub, scene.claire, scene.code, contact_id=scene.invited)
-    assert not any(c.chosen for a in dialog.applications for c in a.contacts)
+    assert not any(
+        c.chosen for a in dialog.applications for c in a.contacts if c.id == scene.invited
+    )
     assert dialog.preselected is not None and not dialog.preselected.eligible
 
 
@@ -412,7 +445,8 @@ async def test_counts_only_active_connections_of_each_dossier(
     view = await list_portfolio(hub, scene.claire, scope="all", term="BLA0")
     counts = {row.code: row.applications for row in view.page.items}
     assert counts["BLA011"] == 0
-    assert (await portfolio_row(hub, scene.claire, scene.code)).applications == 2
+    # Start is only offered to Gaëlle: it counts once she accepts.
+    assert (await portfolio_row(hub, scene.claire, scene.code)).applications == 1
 
 
 # --------------------------------------------------------------------------- firm isolation

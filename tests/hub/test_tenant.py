@@ -13,12 +13,21 @@ from hub.errors import ExternalServiceError, PermissionDenied
 from hub.identity import Actor
 from hub.services import Hub, build_services
 from hub.settings import Settings
-from hub.tenant import check_consent, consent_status, consent_url, reason_key, record_consent
+from hub.tenant import (
+    check_consent,
+    consent_status,
+    consent_url,
+    offer_permissions_missing,
+    reason_key,
+    record_consent,
+)
 from storage.db import Sessions
 from storage.models import AuditEvent, Firm
-from tests.fakes.entra import FakeEntra
+from tests.fakes.entra import CATALOG_ROLE, DEFAULT_GRAPH_ROLES, INSTALL_ROLE, FakeEntra
 from tests.hub.graph_arrange import CLIENT_ID, entra_settings, ghub, sleeps
 from tests.hub.test_portfolio import Scene, make_scene
+
+FULL_ROLES = (*DEFAULT_GRAPH_ROLES, INSTALL_ROLE, CATALOG_ROLE)
 
 __all__ = ["entra_settings", "ghub", "sleeps"]
 OTHER_TENANT = "00000000-0000-4000-8000-00000000b0b0"
@@ -76,14 +85,35 @@ async def test_without_an_app_registration_the_button_explains(
 async def test_granted_is_recorded_once_a_token_carries_the_roles(
     ghub: Hub, scene: Scene, sessions: Sessions, fake_entra: FakeEntra
 ) -> None:
-    fake_entra.consent(DEMO_TENANT_ID, CLIENT_ID)
+    fake_entra.consent(DEMO_TENANT_ID, CLIENT_ID, FULL_ROLES)
     view = await record_consent(ghub, scene.claire, tenant=DEMO_TENANT_ID, admin_consent="True")
     assert view.granted and view.reason == "" and view.checked_at is not None
+    assert not view.partial and view.missing_offer_roles == ()
     firm = await _firm(sessions, scene.claire)
     assert (firm.consent_state, firm.consent_error) == ("granted", "")
     assert await _actions(sessions) == [
         ("tenant.consent_recorded", {"before": "none", "after": "granted"})
     ]
+
+
+async def test_without_the_offer_roles_consent_is_partly_granted(
+    ghub: Hub, scene: Scene, sessions: Sessions, fake_entra: FakeEntra
+) -> None:
+    # Invitations work (the firm is "granted"), but Relais cannot install itself for guests.
+    fake_entra.consent(DEMO_TENANT_ID, CLIENT_ID, (*DEFAULT_GRAPH_ROLES, CATALOG_ROLE))
+    view = await record_consent(ghub, scene.claire, tenant=DEMO_TENANT_ID, admin_consent="True")
+    assert view.granted and view.partial
+    assert view.missing_offer_roles == (INSTALL_ROLE,)
+    assert await offer_permissions_missing(ghub, scene.sophie) == (INSTALL_ROLE,)
+    firm = await _firm(sessions, scene.claire)
+    assert (firm.consent_state, firm.consent_error) == (
+        "granted",
+        "offer_roles_missing: TeamsAppInstallation.ReadWriteForUser.All",
+    )
+    fake_entra.consent(DEMO_TENANT_ID, CLIENT_ID, FULL_ROLES)
+    view = await check_consent(ghub, scene.claire)
+    assert view.granted and not view.partial
+    assert await offer_permissions_missing(ghub, scene.sophie) == ()
 
 
 async def test_an_answer_without_a_real_consent_is_not_believed(

@@ -1,0 +1,80 @@
+"""The notice a dossier master receives in Teams when sends failed for good: how many, the latest
+few (document, dossier, application, the reason in plain words), "and N more" with the dashboard,
+and one Retry for the failures shown (the ``failures`` command's verb and handler)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from bot.cards.base import Card, card, open_url, paragraph, title
+from bot.cards.execute import execute
+from bot.cards.failures import RETRY
+from hub.notifications import FailureNotice, NoticeItem
+
+T = Callable[..., str]
+
+
+def reason_label(t: T, reason: str) -> str:
+    """The failure class in plain words (the texts the ``failures`` command shows)."""
+    key = f"failures.reason.{reason}"
+    text = t(key)
+    return t("failures.reason.unknown") if text == key else text
+
+
+def _item(t: T, item: NoticeItem) -> dict[str, Any]:
+    name = (
+        t("notices.version", document=item.document, version=item.version)
+        if item.version > 1
+        else item.document
+    )
+    return {
+        "type": "Container",
+        "separator": True,
+        "spacing": "Medium",
+        "items": [
+            {"type": "TextBlock", "text": name, "weight": "Bolder", "wrap": True},
+            {
+                "type": "TextBlock",
+                "text": t(
+                    "notices.place",
+                    code=item.dossier_code,
+                    name=item.dossier_name,
+                    application=item.application or "—",
+                ),
+                "isSubtle": True,
+                "wrap": True,
+                "spacing": "None",
+            },
+            {
+                "type": "TextBlock",
+                "text": reason_label(t, item.reason),
+                "color": "Attention",
+                "wrap": True,
+                "spacing": "Small",
+            },
+        ],
+    }
+
+
+def notice_card(t: T, lang: str, notice: FailureNotice, dashboard_url: str) -> Card:
+    heading = (
+        t("notices.title_one") if notice.total == 1 else t("notices.title_many", count=notice.total)
+    )
+    body: list[dict[str, Any]] = [
+        title(heading, color="Attention"),
+        paragraph(t("notices.digest_intro" if notice.digest else "notices.intro")),
+        *(_item(t, item) for item in notice.items),
+    ]
+    if notice.more:
+        body.append({**paragraph(t("notices.more", count=notice.more)), "spacing": "Medium"})
+    body.append({**paragraph(t("notices.why"), subtle=True), "size": "Small"})
+    ids = notice.retry_ids
+    actions = []
+    if ids:
+        label = (
+            t("notices.retry_one") if len(ids) == 1 else t("notices.retry_shown", count=len(ids))
+        )
+        actions.append(execute(label, RETRY, {"ids": ids}, style="positive", inputs=False))
+    actions.append(open_url(t("notices.open_dashboard"), dashboard_url))
+    return card(*body, actions=actions, lang=lang)

@@ -1,0 +1,194 @@
+"""What happened to every document, from Teams (seed 000 §5, DESIGN.md workflows 3 and 7): the
+``history``, ``failures`` and ``status`` commands and the verbs of their cards (show more, Retry).
+
+Who sees what is ``hub.history``'s; this module reads the line or the button's data, calls the
+use-case and picks the card.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.actions import SERVICES, ActionTurn, BotServices
+from bot.cards import failures as failure_cards
+from bot.cards import history as history_cards
+from bot.cards.base import Card
+from bot.commands import CommandTable, Turn
+from hub.dashboards import FailureFilters, FailurePage, failures
+from hub.errors import InvalidInput, NotFound
+from hub.history import dossier_status, find_documents, retry_deliveries
+from hub.i18n import Translator
+from hub.identity import Actor
+from hub.services import Hub
+
+HISTORY_PAGE = 5  # documents per card: about a screenful, each with its versions and sends
+FAILURES_PAGE = 5
+MAX_TERM = 200
+
+
+def _hub(turn: Turn) -> Hub:
+    services: BotServices = turn.context.turn_state[SERVICES]
+    return services.hub
+
+
+def _word(turn: Turn | ActionTurn, english: str) -> str:
+    """The command's word in the person's language (for the buttons that type a command)."""
+    table: CommandTable = turn.context.turn_state["relais.commands"]
+    command, _ = table.find(english)
+    return command.word(turn.lang) if command else english
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def delivery_ids(raw: Any) -> list[int]:
+    """The Retry button's ``ids``: a list of ints, or a comma-separated string."""
+    values = raw.split(",") if isinstance(raw, str) else raw if isinstance(raw, list) else [raw]
+    ids = [_int(v) for v in values if str(v).strip()]
+    if not ids or any(i is None for i in ids):
+        raise InvalidInput(f"bad delivery ids {raw!r}", key="history.retry_nothing")
+    return [i for i in ids if i is not None]
+
+
+# --------------------------------------------------------------------------- history
+
+
+async def history_command(turn: Turn) -> None:
+    """``history facture`` / ``historique facture``: the matching documents, newest first."""
+    term = turn.args.strip()[:MAX_TERM]
+    if not term:
+        await turn.send_card(
+            history_cards.usage_card(
+                turn.t,
+                turn.lang,
+                "history",
+                history_cards.HISTORY_EXAMPLE,
+                _word(turn, "history"),
+            )
+        )
+        return
+    found = await find_documents(_hub(turn), turn.actor, term, limit=HISTORY_PAGE)
+    await turn.send_card(history_cards.history_card(turn.t, turn.lang, term, found))
+
+
+async def history_more(turn: ActionTurn) -> Card:
+    term = turn.text("q")[:MAX_TERM]
+    after = _int(turn.data.get("after"))
+    found = await find_documents(turn.hub, turn.actor, term, limit=HISTORY_PAGE, after=after)
+    return history_cards.history_card(turn.t, turn.lang, term, found, after=after)
+
+
+# --------------------------------------------------------------------------- failures
+
+
+async def _failures_page(hub: Hub, actor: Actor, dossier: str, cursor: str | None) -> FailurePage:
+    return await failures(
+        hub, actor, FailureFilters(dossier=dossier), after=cursor or None, per_page=FAILURES_PAGE
+    )
+
+
+async def failures_command(turn: Turn) -> None:
+    """``failures`` / ``échecs`` [dossier code]: the failed sends the person may see."""
+    if not turn.actor.is_staff:
+        await turn.send_card(failure_cards.staff_only_card(turn.t, turn.lang))
+        return
+    code = turn.args.split()[0] if turn.args.split() else ""
+    try:
+        page = await _failures_page(_hub(turn), turn.actor, code, None)
+    except NotFound:
+        await turn.send_card(history_cards.unknown_dossier_card(turn.t, turn.lang, code))
+        return
+    await turn.send_card(failure_cards.failures_card(turn.t, turn.lang, page, code))
+
+
+async def failures_more(turn: ActionTurn) -> Card:
+    code, cursor = turn.text("dossier"), turn.text("after")
+    try:
+        page = await _failures_page(turn.hub, turn.actor, code, cursor)
+    except NotFound:
+        return history_cards.unknown_dossier_card(turn.t, turn.lang, code)
+    return failure_cards.failures_card(turn.t, turn.lang, page, code, cursor=cursor)
+
+
+def _retried_notice(t: Translator, retried: int, refused: int) -> str:
+    if retried == 0:
+        text = t("failures.nothing")
+    elif retried == 1:
+        text = t("failures.queued_one")
+    else:
+        text = t("failures.queued_many", count=retried)
+    return f"{text} {t('failures.refused_some', count=refused)}" if refused else text
+
+
+async def failures_retry(turn: ActionTurn) -> Card:
+    """Retry (one send, or every one shown): back in the queue, then the card clicked again with
+    what changed. The page is read before the sends leave the failed list, so that they stay on
+    it marked "queued again"."""
+    ids = delivery_ids(turn.data.get("ids"))
+    if turn.text("list") == failure_cards.LIST:
+        code, cursor = turn.text("dossier"), turn.text("page")
+        page = await _failures_page(turn.hub, turn.actor, code, cursor)
+        result = await retry_deliveries(turn.hub, turn.actor, ids)
+        return failure_cards.failures_card(
+            turn.t,
+            turn.lang,
+            page,
+            code,
+            cursor=cursor,
+            queued=result.ids,
+            notice=_retried_notice(turn.t, result.retried, result.refused),
+            notice_color="Good" if result.retried else "Warning",
+        )
+    result = await retry_deliveries(turn.hub, turn.actor, ids)
+    term = turn.text("history")[:MAX_TERM]
+    if term:
+        after = _int(turn.data.get("after"))
+        found = await find_documents(turn.hub, turn.actor, term, limit=HISTORY_PAGE, after=after)
+        return history_cards.history_card(
+            turn.t,
+            turn.lang,
+            term,
+            found,
+            after=after,
+            notice=_retried_notice(turn.t, result.retried, result.refused),
+        )
+    return failure_cards.queued_card(
+        turn.t, turn.lang, result.retried, result.refused, _word(turn, "failures")
+    )
+
+
+# --------------------------------------------------------------------------- status
+
+
+async def status_command(turn: Turn) -> None:
+    """``status CODE`` / ``statut CODE``: the dossier's applications, folders and last sends."""
+    code = turn.args.split()[0] if turn.args.split() else ""
+    if not code:
+        await turn.send_card(
+            history_cards.usage_card(
+                turn.t,
+                turn.lang,
+                "status",
+                history_cards.STATUS_EXAMPLE,
+                _word(turn, "status"),
+            )
+        )
+        return
+    try:
+        status = await dossier_status(_hub(turn), turn.actor, code)
+    except NotFound:
+        await turn.send_card(history_cards.unknown_dossier_card(turn.t, turn.lang, code))
+        return
+    await turn.send_card(
+        history_cards.status_card(
+            turn.t,
+            turn.lang,
+            status,
+            staff=turn.actor.is_staff,
+            failures_word=_word(turn, "failures"),
+        )
+    )
