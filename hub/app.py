@@ -23,6 +23,7 @@ from hub.context import ENGINE, HUB, SESSIONS, SETTINGS, WORKER
 from hub.documents import blob_store
 from hub.errors import DatabaseNotReady
 from hub.invitations import refresh_pending
+from hub.rounds import INVITATIONS, exclusive_round
 from hub.services import Hub, build_services
 from hub.settings import Settings
 from storage.db import create_engine, session_factory
@@ -66,7 +67,8 @@ async def _refresh_invitations_forever(app: web.Application) -> None:
     while True:
         await asyncio.sleep(INVITATION_REFRESH_SECONDS)
         try:
-            changed = await refresh_pending(app[HUB])
+            async with exclusive_round(app[HUB], INVITATIONS) as ours:
+                changed = await refresh_pending(app[HUB]) if ours else 0
         except Exception:
             log.exception("background invitation refresh failed; trying again next round")
         else:

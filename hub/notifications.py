@@ -21,19 +21,20 @@ round costs what the untold backlog costs, not what the delivery table weighs.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, select, text, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.audit import record
 from hub.errors import InvalidInput, PermissionDenied
 from hub.history import as_utc, must_utc
 from hub.identity import Actor
+from hub.rounds import NOTICES, exclusive_round
 from hub.services import Hub
 from storage.models import (
     Delivery,
@@ -59,8 +60,6 @@ MAX_HOLD = timedelta(minutes=5)
 # Failures one notice covers; a larger burst is told over the next rounds.
 MAX_PER_NOTICE = 5000
 CHUNK = 500
-# The PostgreSQL advisory lock that keeps two ``relais serve`` processes from telling twice.
-ROUND_LOCK = 0x52_45_4C_41_49_53_4E_31
 
 
 # --------------------------------------------------------------------------- what a notice holds
@@ -145,22 +144,9 @@ def _untold() -> list[ColumnElement[bool]]:
     return [Delivery.status == "failed", Delivery.notified_at.is_(None)]
 
 
-@asynccontextmanager
-async def notice_round(hub: Hub) -> AsyncIterator[bool]:
-    """Whether this process may run a round now. On PostgreSQL several ``relais serve`` may run
-    behind a load balancer: an advisory lock held for the round lets one of them tell, and the
-    others skip the round instead of telling twice. SQLite means one server: always yes."""
-    if hub.settings.is_sqlite:
-        yield True
-        return
-    async with hub.sessions() as session:
-        got = bool(await session.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": ROUND_LOCK}))
-        try:
-            yield got
-        finally:
-            if got:
-                await session.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ROUND_LOCK})
-                await session.commit()
+def notice_round(hub: Hub) -> AbstractAsyncContextManager[bool]:
+    """Whether this process tells this round (one ``relais serve`` of several does)."""
+    return exclusive_round(hub, NOTICES)
 
 
 @dataclass

@@ -157,7 +157,8 @@ def test_portfolio_dialog_switches_on_an_application_for_a_contact(demo_with_app
         page.get_by_role("button", name="Se déconnecter").click()
         sign_in(page, "James Walker", at=f"{base}/admin/login?next=/admin/dossiers")
         expect(page.get_by_role("heading", level=1, name="Dossiers")).to_be_visible()
-        page.get_by_role("button", name="EN", exact=True).click()  # the session kept Claire's French
+        # The session kept Claire's French.
+        page.get_by_role("button", name="EN", exact=True).click()
         expect(page.locator("html")).to_have_attribute("lang", "en")
         page.get_by_role("searchbox", name="Search dossiers").fill(demo_with_apps.not_james)
         page.get_by_role("button", name="Search").click()
