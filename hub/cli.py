@@ -118,36 +118,47 @@ def cmd_catalog_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from hub.demo import seed
+    from hub.demo import DemoInfo, seed, seed_activity
+    from hub.services import build_services
     from storage.db import create_engine, session_factory
 
     settings = _settings(demo=True, **_host_port(args))
     _upgrade(settings)
 
-    async def run() -> object:
+    async def run() -> tuple[DemoInfo, list[str]]:
         engine = create_engine(settings.database_url)
+        hub = build_services(settings, session_factory(engine))
         try:
-            return await seed(session_factory(engine))
+            info = await seed(hub.sessions)
+            # A month of documents and deliveries, so History and the dashboards show something.
+            codes = [] if args.no_activity else (await seed_activity(hub)).dossiers
+            return info, codes
         finally:
+            await hub.aclose()
             await engine.dispose()
 
-    info = asyncio.run(run())
+    info, codes = asyncio.run(run())
     address = f"http://{settings.host}:{settings.port}"
     lines = [
         "",
-        f"Relais demo — {info.firm_name}",  # type: ignore[attr-defined]
+        f"Relais demo — {info.firm_name}",
         f"  Panel:          {address}/admin/   (sign in as any demo person, no password)",
         f"  Bot endpoint:   {address}/api/messages   (authentication OFF: demo only)",
         f"  Database:       {_safe_url(settings.database_url)}",
-        f"  Tenant id:      {info.tenant_id}",  # type: ignore[attr-defined]
+        f"  Tenant id:      {info.tenant_id}",
         "  People (Entra object ids):",
     ]
-    for person in info.staff + info.contacts[:3]:  # type: ignore[attr-defined]
+    for person in info.staff + info.contacts[:3]:
         lines.append(f"    {person.object_id}  {person.role:<15} {person.name} <{person.email}>")
     lines.append(
-        f"  Try: python ../shared/tools/teams_say.py --url {address} --tenant {info.tenant_id} "  # type: ignore[attr-defined]
-        f"--user {info.staff[0].object_id} aide"  # type: ignore[attr-defined]
+        f"  Try: python ../shared/tools/teams_say.py --url {address} --tenant {info.tenant_id} "
+        f"--user {info.staff[0].object_id} aide"
     )
+    if codes:
+        lines.append(
+            f'  Then try "historique facture", "échecs" or "statut {codes[0]}" '
+            '(in English: "history releve", "failures"): a month of documents is there.'
+        )
     _serve(settings, banner="\n".join(lines) + "\n")
 
 
@@ -305,6 +316,13 @@ def _parser() -> argparse.ArgumentParser:
                 "--no-worker",
                 action="store_true",
                 help="do not run the delivery worker here (run `relais worker` processes instead)",
+            )
+        if name == "demo":
+            sub.add_argument(
+                "--no-activity",
+                action="store_true",
+                help="no applications, documents or deliveries: the firm, its people, dossiers "
+                "and contacts only (what the browser tests arrange their own data on)",
             )
     add(
         "worker",

@@ -195,7 +195,8 @@ def status_card(t: T, lang: str, status: DossierStatus, *, staff: bool, failures
             version=delivery.version,
             application=delivery.application,
         )
-        body.append(delivery_row(what, state, delivery.status))
+        # Each send's name wraps over several lines: a gap keeps one send from running into the next.
+        body.append({**delivery_row(what, state, delivery.status), "spacing": "Small"})
     failed = sum(a.failed for a in status.applications)
     actions = (
         [say_button(t("failures.see"), f"{failures_word} {status.code}")]

@@ -66,9 +66,12 @@ def server_log(tmp_path: Path) -> str:
 
 
 @contextmanager
-def run_demo(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[Demo]:
+def run_demo(
+    tmp_path: Path, env: Mapping[str, str] | None = None, *, activity: bool = False
+) -> Iterator[Demo]:
     """`relais demo --host 127.0.0.1 --port <port>` on ``database_url(tmp_path)``, with ``env``
-    added to the environment, until it is healthy; stopped on exit."""
+    added to the environment, until it is healthy; stopped on exit. Without ``activity``, the
+    demo's month of documents (``--no-activity``) stays out of the tests' own arrangements."""
     port = free_port()
     database = database_url(tmp_path)
     environment = {
@@ -79,7 +82,15 @@ def run_demo(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[D
     }
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [str(RELAIS), "demo", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            str(RELAIS),
+            "demo",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *([] if activity else ["--no-activity"]),
+        ],
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,

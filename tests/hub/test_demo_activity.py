@@ -1,0 +1,158 @@
+"""The demo's month of activity (``relais demo``): applications, connections, documents and
+deliveries in every state, seen the way a person trying Relais sees them."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from connectors.worker import WorkerConfig
+from hub.dashboards import activity, failure_counts
+from hub.demo import DEMO_TENANT_ID, DemoInfo, seed, seed_activity
+from hub.documents import blob_store
+from hub.history import dossier_status, find_documents
+from hub.identity import resolve
+from hub.notifications import pending_notices
+from hub.services import Hub
+from storage.models import (
+    CatalogApp,
+    Connection,
+    Delivery,
+    DeliveryAttempt,
+    Document,
+    DocumentVersion,
+    FirmApplication,
+)
+
+REASONS = {
+    "credentials_refused": 2,
+    "dossier_unknown": 2,
+    "gave_up": 2,
+    "format_refused": 1,
+    "rejected": 1,
+    "too_large": 1,
+}
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite gives naive UTC back, PostgreSQL aware times.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+async def _counts(hub: Hub) -> dict[str, int]:
+    async with hub.sessions() as session:
+        return {
+            "documents": await session.scalar(select(func.count()).select_from(Document)) or 0,
+            "versions": await session.scalar(select(func.count()).select_from(DocumentVersion))
+            or 0,
+            "deliveries": await session.scalar(select(func.count()).select_from(Delivery)) or 0,
+            "attempts": await session.scalar(select(func.count()).select_from(DeliveryAttempt))
+            or 0,
+            "connections": await session.scalar(select(func.count()).select_from(Connection)) or 0,
+            "applications": await session.scalar(select(func.count()).select_from(FirmApplication))
+            or 0,
+        }
+
+
+async def test_the_demo_has_a_month_of_documents_and_deliveries(hub: Hub, demo: DemoInfo) -> None:
+    now = datetime.now(UTC)
+    added = await seed_activity(hub, now=now)
+
+    assert (added.applications, added.documents, added.versions) == (2, 41, 44)
+    assert added.deliveries == {"sent": 30, "pending": 2, **REASONS}
+    async with hub.sessions() as session:
+        labels = set(
+            await session.scalars(
+                select(CatalogApp.label).join(
+                    FirmApplication, FirmApplication.catalog_app_id == CatalogApp.id
+                )
+            )
+        )
+        by_status = dict(
+            (
+                await session.execute(
+                    select(Delivery.status, func.count()).group_by(Delivery.status)
+                )
+            ).all()
+        )
+        deliveries = list(await session.scalars(select(Delivery)))
+        attempts = dict(
+            (
+                await session.execute(
+                    select(DeliveryAttempt.delivery_id, func.count()).group_by(
+                        DeliveryAttempt.delivery_id
+                    )
+                )
+            ).all()
+        )
+        versions = list(await session.scalars(select(DocumentVersion)))
+        codes = list(
+            await session.scalars(
+                select(Connection.dossier_code_at_app).where(Connection.dossier_code_at_app != "")
+            )
+        )
+    assert labels == {"OCR Factures — Achats", "Notes de frais par e-mail"}
+    assert by_status == {"sent": 30, "failed": 9, "pending": 2}
+    assert len(codes) == 12 and all(code.startswith("CL-") for code in codes)
+
+    for d in deliveries:
+        # Every send tried at least once, with one history line per attempt.
+        assert d.attempts == attempts[d.id] >= 1
+        if d.status == "sent":
+            assert d.app_reference and d.sent_at is not None
+        elif d.status == "failed":
+            # Already told: starting the demo sends no burst of Teams notices.
+            assert d.failure_reason in REASONS and d.notified_at is not None
+        else:
+            # A retry is due later, and the worker still gives up after its bounded attempts.
+            assert _aware(d.next_attempt_at) > now
+            assert d.attempts < WorkerConfig().max_attempts
+    assert (await pending_notices(hub, now + timedelta(minutes=1))).notices == []
+
+    # Spread over the last 30 days, and every file is in the blob store as stored.
+    times = sorted(_aware(v.created_at) for v in versions)
+    assert now - timedelta(days=30) <= times[0] and times[-1] < now
+    assert times[-1] - times[0] > timedelta(days=25)
+    blobs = blob_store(hub.settings)
+    for version in versions:
+        data = blobs.read(version.sha256)
+        assert len(data) == version.size
+        assert hashlib.sha256(data).hexdigest() == version.sha256
+    assert {v.content_type for v in versions} == {"application/pdf", "image/jpeg", "text/plain"}
+
+    # What the administrator sees: the failed-sends dashboard, activity, the bot's answers.
+    admin = await resolve(hub.sessions, DEMO_TENANT_ID, demo.person("administrator").object_id)
+    counts = await failure_counts(hub, admin)
+    assert counts.total == 9 and dict(counts.by_reason) == REASONS
+    figures = await activity(hub, admin)
+    assert (figures.received, figures.sent, figures.failed, figures.pending) == (44, 30, 9, 2)
+    assert sum(1 for day in figures.days if day.received) > 20
+    invoices = await find_documents(hub, admin, "facture", limit=50)
+    assert len(invoices.items) > 20
+    # Newest first, as they were received.
+    created = [_aware(m.created_at) for m in invoices.items]
+    assert created == sorted(created, reverse=True)
+    statements = await find_documents(hub, admin, "releve")
+    assert any(len(m.versions) == 2 for m in statements.items)
+
+    # A collaborator sees the documents of their own portfolio.
+    sophie = await resolve(hub.sessions, DEMO_TENANT_ID, "a0000000-0000-4000-8000-000000000003")
+    mine = await find_documents(hub, sophie, "facture", limit=50)
+    assert 0 < len(mine.items) < len(invoices.items)
+    status = await dossier_status(hub, sophie, mine.items[0].dossier_code)
+    assert {a.application for a in status.applications} >= {"OCR Factures — Achats"}
+    assert status.last_deliveries
+
+
+async def test_running_the_demo_again_adds_nothing(hub: Hub, demo: DemoInfo) -> None:
+    await seed_activity(hub)
+    before = await _counts(hub)
+    again = await seed(hub.sessions)
+    added = await seed_activity(hub)
+
+    assert again.dossiers == demo.dossiers == 200
+    assert (added.applications, added.connections, added.documents, added.versions) == (0, 0, 0, 0)
+    assert added.deliveries == {}
+    assert await _counts(hub) == before
