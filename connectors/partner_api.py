@@ -99,6 +99,10 @@ def classify(response: httpx.Response) -> Outcome:
     code = ""
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
         code = str(body["error"].get("code", ""))
+        message = body["error"].get("message")
+        # The contract's message is written for people: the history shows it, not the JSON.
+        if isinstance(message, str) and message.strip():
+            detail = f"HTTP {status} {message.strip()[:DETAIL_LIMIT]}"
     reason = ERROR_CODES.get(code) or STATUS_REASONS.get(status) or outcomes.REJECTED
     return Refused(reason, detail)
 

@@ -481,17 +481,15 @@ _DOCS: tuple[_Doc, ...] = (
 # What the application answered, per failure reason: (HTTP or SMTP answer, for the API; for mail).
 _ANSWERS = {
     "dossier_unknown": (
-        'HTTP 404 {{"error": {{"code": "dossier_unknown", "message": "Aucun dossier {code} '
-        'pour cette clé API"}}}}',
+        "HTTP 404 Aucun dossier {code} pour cette clé API",
         "550 5.1.1 <{email}>: adresse de collecte inconnue",
     ),
     "credentials_refused": (
-        'HTTP 401 {{"error": {{"code": "credentials_refused", "message": "Clé API expirée le '
-        '30/10/2026"}}}}',
+        "HTTP 401 Clé API expirée le 30/10/2026",
         "535 5.7.8 Authentication credentials invalid",
     ),
     "rejected": (
-        'HTTP 422 {{"error": {{"code": "unreadable", "message": "Document illisible"}}}}',
+        "HTTP 422 Document illisible",
         "554 5.7.1 Justificatif refusé : image illisible, merci de renvoyer une photo nette",
     ),
 }

@@ -193,6 +193,8 @@ async def test_the_applications_refusals_end_as_classified_failures_without_retr
     assert partner_sandbox.requests == 1 and len(partner_sandbox.documents) == 0
     (attempt,) = await attempts(hub.sessions, scene.delivery.id)
     assert attempt.outcome == "refused" and reason in attempt.detail
+    # The history shows the application's message for people, not its JSON.
+    assert "{" not in attempt.detail
 
 
 @pytest.mark.parametrize(
