@@ -367,7 +367,11 @@ class Document(FirmOwned, Base):
 
 class DocumentVersion(FirmOwned, Base):
     __tablename__ = "document_version"
-    __table_args__ = (UniqueConstraint("document_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("document_id", "number"),
+        # The activity dashboard's documents received per day (hub/dashboards.py).
+        Index("ix_document_version_firm_created", "firm_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     document_id: Mapped[int] = mapped_column(
@@ -393,6 +397,15 @@ class Delivery(FirmOwned, Base):
         Index("ix_delivery_firm_status_created", "firm_id", "status", "created_at", "id"),
         # Covers the dashboard's counts by reason and by application (bench/history.py).
         Index("ix_delivery_failure_counts", "firm_id", "status", "connection_id", "failure_reason"),
+        # Covers the activity dashboard's sends per day and application and its median delay.
+        Index(
+            "ix_delivery_sent_activity",
+            "firm_id",
+            "status",
+            "sent_at",
+            "connection_id",
+            "created_at",
+        ),
         # The notice dispatcher's "failed and not yet told" (hub/notifications.py): a partial
         # index, so it stays as small as the backlog of untold failures.
         Index(
