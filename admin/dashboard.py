@@ -21,6 +21,7 @@ from admin.keys import ACTOR, TRANSLATOR
 from admin.render import render
 from hub.context import HUB, WORKER
 from hub.dashboards import (
+    CSV_COLUMNS,
     Activity,
     CsvLabels,
     DayCount,
@@ -213,7 +214,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     t: Translator = request[TRANSLATOR]
     filters = parse_failure_filters(request.query)
     labels = CsvLabels(
-        header=[t(f"dashboard.csv.{column}") for column in CSV_HEADER],
+        header=[t(f"dashboard.csv.{column}") for column in CSV_COLUMNS],
         reason=lambda reason: _reason(t, reason),
         when=lambda at: _when(t, at),
     )
@@ -236,20 +237,6 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
         await response.write(chunk)
     await response.write_eof()
     return response
-
-
-CSV_HEADER = (
-    "queued_at",
-    "failed_at",
-    "dossier_code",
-    "dossier_name",
-    "document",
-    "version",
-    "application",
-    "reason",
-    "attempts",
-    "answer",
-)
 
 
 # --------------------------------------------------------------------------- words

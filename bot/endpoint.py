@@ -21,9 +21,9 @@ from bot.actions import BotServices
 from bot.attachments import FileIntake
 from bot.auth import build_authentication
 from bot.commands import card_activity, default_commands
-from bot.courier import TeamsCourier
 from bot.handler import RelaisBot
 from bot.notices import NoticeDispatcher
+from bot.offering import courier
 from bot.proactive import ProactiveSender
 from bot.search import default_searches
 from bot.state import DatabaseStorage
@@ -69,7 +69,7 @@ async def _bot(app: web.Application) -> AsyncIterator[None]:
         panel_url=panel_url,
     )
     app[SERVICES] = services
-    app[COURIER] = TeamsCourier(services.hub, services.sender, services.teams_app_id)
+    app[COURIER] = courier(services)  # the same courier the bot's own offers use
     app[BOT] = RelaisBot(
         app[SESSIONS],
         state,

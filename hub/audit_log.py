@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import InvalidInput
 from hub.identity import Actor
+from hub.paging import filter_day
 from hub.rights import require_staff, sees_all_dossiers
 from hub.services import Hub
 from storage.models import AuditEvent, Contact, Dossier, Firm, StaffUser
@@ -68,13 +69,7 @@ def parse_filters(raw: Mapping[str, str]) -> AuditFilters:
     """The filters as a query string carries them; a malformed date is the person's to fix."""
 
     def day(name: str) -> date | None:
-        value = raw.get(name, "").strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise InvalidInput(f"bad date {value!r}", field=name, key="audit.bad_date") from None
+        return filter_day(raw, name, "audit.bad_date")
 
     return AuditFilters(
         actor=raw.get("actor", "").strip()[:64],

@@ -40,6 +40,7 @@ from hub.history import (
     visible_dossiers,
 )
 from hub.identity import Actor
+from hub.paging import filter_day
 from hub.services import Hub
 from storage.models import (
     CatalogApp,
@@ -92,15 +93,7 @@ def parse_failure_filters(raw: Mapping[str, str]) -> FailureFilters:
     """The filters from a query string or a form; a wrong value is the person's to fix."""
 
     def day(name: str) -> date | None:
-        value = raw.get(name, "").strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            raise InvalidInput(
-                f"bad date {value!r}", field=name, key="dashboard.bad_date"
-            ) from None
+        return filter_day(raw, name, "dashboard.bad_date")
 
     application = raw.get("application", "").strip()
     if application and not application.isdigit():

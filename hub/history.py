@@ -70,7 +70,7 @@ LAST_DELIVERIES = 10
 def visible_dossiers(actor: Actor) -> ColumnElement[bool]:
     """A condition on :class:`Dossier`: the dossiers ``actor`` may read (always firm-scoped)."""
     firm = Dossier.firm_id == actor.firm_id
-    if actor.kind in FIRM_WIDE or (actor.is_staff and sees_all_dossiers(actor)):
+    if sees_whole_firm(actor):
         return firm
     if actor.is_staff:
         return and_(

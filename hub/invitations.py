@@ -35,7 +35,7 @@ from hub.errors import (
 from hub.i18n import Translator, language_of
 from hub.identity import Actor
 from hub.portfolio import contact_by_id, dossier_by_code
-from hub.rights import may_activate, require_activate, require_staff
+from hub.rights import may_activate, require_activate, require_staff, sees_all_dossiers
 from hub.services import Hub
 from hub.tenant import consent_lost
 from storage.models import Contact, ContactDossier, Dossier, Firm, Invitation, utcnow
@@ -126,7 +126,7 @@ async def _latest(session: AsyncSession, contact: Contact) -> Invitation | None:
 async def _may_invite(session: AsyncSession, actor: Actor, contact: Contact) -> bool:
     if not actor.is_staff:
         return False
-    if actor.is_admin or actor.rights_manager:
+    if sees_all_dossiers(actor):
         return True
     dossiers = await session.scalars(
         select(Dossier)

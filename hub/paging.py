@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from math import ceil
 from typing import Generic, TypeVar
 
@@ -61,3 +62,15 @@ def page_number(raw: str | int | None) -> int:
         return max(1, int(raw or 1))
     except (TypeError, ValueError):
         return 1
+
+
+def filter_day(raw: Mapping[str, str], name: str, key: str) -> date | None:
+    """A list filter's date (``YYYY-MM-DD``, as an ``<input type=date>`` sends it); empty is no
+    filter, anything else is the person's to fix (``key`` says so in their language)."""
+    value = raw.get(name, "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"bad date {value!r}", field=name, key=key) from None
