@@ -1,4 +1,4 @@
-"""The web admin panel: an aiohttp sub-application mounted at ``/admin`` by :mod:`hub.app`.
+"""The web admin panel: an aiohttp sub-application mounted at ``/admin`` by :mod:`relais.app`.
 
 Server-rendered pages (jinja2, one layout), sign-in with Microsoft Entra (a local "sign in as"
 in demo mode only), an encrypted session cookie, CSRF on every form, and one middleware that
@@ -26,20 +26,21 @@ from admin import (
     tenant,
 )
 from admin.entra import EntraSignIn
-from admin.keys import ENTRA, TEMPLATES
+from admin.keys import ENTRA, HUB, TEMPLATES
 from admin.middlewares import csrf, errors, signed_in
 from admin.render import environment
-from admin.rest import create_rest_app
 from admin.security import cookie_storage
-from hub.settings import Settings
+from hub.services import Hub
 
-__all__ = ["create_app", "create_rest_app"]
+__all__ = ["create_app"]
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(hub: Hub) -> web.Application:
+    settings = hub.settings
     app = web.Application(
         middlewares=[session_middleware(cookie_storage(settings)), errors, csrf, signed_in]
     )
+    app[HUB] = hub
     app[TEMPLATES] = environment()
     app[ENTRA] = EntraSignIn(settings)
     auth.setup(app, settings)

@@ -15,11 +15,10 @@ from aiohttp import web
 from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.render import render
 from hub import applications as apps
 from hub.applications import KINDS, Choices, Definition
-from hub.context import HUB
 from hub.errors import InvalidInput
 from hub.i18n import Translator
 from hub.identity import Actor

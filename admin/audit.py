@@ -7,10 +7,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.render import render
 from hub.audit_log import AuditEntry, AuditFilters, filter_choices, list_events, parse_filters
-from hub.context import HUB
 from hub.i18n import Translator
 
 routes = web.RouteTableDef()

@@ -12,13 +12,11 @@ import logging
 from aiohttp import web
 from aiohttp_session import get_session
 
-from admin.keys import ACTOR, ENTRA
+from admin.keys import ACTOR, ENTRA, HUB
 from admin.render import render
 from admin.security import safe_next, start_session
-from hub.context import SESSIONS, SETTINGS
-from hub.demo import DEMO_TENANT_ID
 from hub.i18n import LANGUAGES
-from hub.settings import Settings
+from hub.settings import DEMO_TENANT_ID, Settings
 from hub.signin import demo_choices, sign_in, sign_out
 
 log = logging.getLogger("relais.admin.auth")
@@ -31,8 +29,8 @@ async def login(request: web.Request) -> web.Response:
     next_path = safe_next(request.query.get("next"))
     if ACTOR in request:
         raise web.HTTPFound(next_path)
-    settings = request.config_dict[SETTINGS]
-    choices = await demo_choices(request.config_dict[SESSIONS]) if settings.demo else []
+    settings = request.config_dict[HUB].settings
+    choices = await demo_choices(request.config_dict[HUB].sessions) if settings.demo else []
     return await render(
         request,
         "login.html",
@@ -61,7 +59,7 @@ async def auth_callback(request: web.Request) -> web.Response:
     flow = session.pop("flow", None)
     next_path = safe_next(session.pop("next", None))
     tenant_id, object_id = await request.app[ENTRA].finish(flow, dict(request.query))
-    actor = await sign_in(request.config_dict[SESSIONS], tenant_id, object_id, "entra")
+    actor = await sign_in(request.config_dict[HUB].sessions, tenant_id, object_id, "entra")
     await start_session(request, actor)
     raise web.HTTPFound(next_path)
 
@@ -71,7 +69,7 @@ async def login_demo(request: web.Request) -> web.Response:
     form = await request.post()
     object_id = form.get("object_id")
     actor = await sign_in(
-        request.config_dict[SESSIONS],
+        request.config_dict[HUB].sessions,
         DEMO_TENANT_ID,
         object_id if isinstance(object_id, str) else None,
         "demo",
@@ -90,7 +88,7 @@ def setup(app: web.Application, settings: Settings) -> None:
 @routes.post("/logout", name="logout")
 async def logout(request: web.Request) -> web.Response:
     if ACTOR in request:
-        await sign_out(request.config_dict[SESSIONS], request[ACTOR])
+        await sign_out(request.config_dict[HUB].sessions, request[ACTOR])
     session = await get_session(request)
     lang = session.get("lang")
     session.invalidate()

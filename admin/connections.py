@@ -18,11 +18,10 @@ from aiohttp import web
 from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.render import render
 from hub import connections as conn
 from hub import folders as tree
-from hub.context import HUB
 from hub.errors import Conflict, ImportRejected, InvalidInput
 from hub.i18n import Translator
 from hub.identity import Actor

@@ -17,9 +17,8 @@ from urllib.parse import urlencode
 from aiohttp import web
 from aiohttp_session import get_session
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.render import render
-from hub.context import HUB, WORKER
 from hub.dashboards import (
     CSV_COLUMNS,
     Activity,
@@ -166,10 +165,6 @@ async def retry_failures(request: web.Request) -> web.Response:
             "remaining": result.remaining,
             "refused": result.refused,
         }
-        if result.retried:
-            worker = request.config_dict.get(WORKER)
-            if worker is not None:
-                worker.wake()
     except (InvalidInput, PermissionDenied, NotFound) as error:
         message = {"level": "error", "key": error.key, "params": error.params}
     session = await get_session(request)

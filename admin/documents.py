@@ -25,11 +25,10 @@ from aiohttp import web
 from aiohttp.web_request import FileField
 from aiohttp_session import get_session
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.notices import flash, notice
 from admin.render import render
 from hub import tokens
-from hub.context import HUB, WORKER
 from hub.documents import MAX_DOCUMENT_SIZE, receive_document
 from hub.errors import InvalidInput, NotFound, PermissionDenied, RelaisError
 from hub.folders_view import folder_view, require_readable
@@ -254,9 +253,6 @@ async def history_retry(request: web.Request) -> web.Response:
                 "key": "history.retry.done" if done else "history.retry.nothing",
                 "params": {"application": label},
             }
-            worker = request.config_dict.get(WORKER)
-            if done and worker is not None:
-                worker.wake()
     session = await get_session(request)
     session[HISTORY_FLASH] = {**message, "delivery": wanted if label is not None else None}
     raise web.HTTPSeeOther(_history_url(history.id, partial=form.get("partial") == "1"))

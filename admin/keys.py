@@ -1,4 +1,4 @@
-"""Typed keys for the panel's own state (the shared state lives in :mod:`hub.context`)."""
+"""Typed keys for the panel's own state; the hub's services are handed to :func:`admin.create_app`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from jinja2 import Environment
 from admin.entra import EntraSignIn
 from hub.i18n import Translator
 from hub.identity import Actor
+from hub.services import Hub
 
+HUB = web.AppKey("admin_hub", Hub)
 TEMPLATES = web.AppKey("admin_templates", Environment)
 ENTRA = web.AppKey("admin_entra", EntraSignIn)
 

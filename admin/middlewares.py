@@ -14,10 +14,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp_session import Session, get_session
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.render import render
 from admin.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, request_language
-from hub.context import SESSIONS
 from hub.errors import NotRecognised, RelaisError
 from hub.i18n import Translator
 from hub.identity import staff_actor_by_id
@@ -145,7 +144,9 @@ async def _load_actor(request: web.Request, session: Session) -> bool:
     if not isinstance(firm_id, int) or not isinstance(user_id, int):
         return False
     try:
-        request[ACTOR] = await staff_actor_by_id(request.config_dict[SESSIONS], firm_id, user_id)
+        request[ACTOR] = await staff_actor_by_id(
+            request.config_dict[HUB].sessions, firm_id, user_id
+        )
     except NotRecognised:
         # Removed or deactivated since signing in: forget them.
         session.invalidate()

@@ -18,17 +18,17 @@ from urllib.parse import urlencode
 from aiohttp import web
 from multidict import MultiDictProxy
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.notices import flash, notice
 from admin.render import render
 from admin.security import safe_next
 from hub import directory, invitations, offers, portfolio
-from hub.context import COURIER, HUB
 from hub.errors import InvalidInput
 from hub.i18n import Translator
 from hub.offers import SaveResult, Undelivered
 from hub.paging import Page, page_number, search_term
 from hub.portfolio import ApplicationsDialog
+from relais.keys import COURIER
 
 routes = web.RouteTableDef()
 NOTICE = "portfolio_notice"

@@ -13,9 +13,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.render import render
-from hub.context import HUB
 from hub.errors import ImportRejected, InvalidInput
 from hub.i18n import Translator
 from hub.imports import COLUMNS, KINDS, MAX_IMPORT_BYTES, REQUIRED_COLUMNS, import_file, template

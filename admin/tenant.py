@@ -18,11 +18,10 @@ from typing import Any
 from aiohttp import web
 from aiohttp_session import get_session
 
-from admin.keys import ACTOR, TRANSLATOR
+from admin.keys import ACTOR, HUB, TRANSLATOR
 from admin.portfolio import NOTICE, render_contact
 from admin.render import render
 from hub import invitations, tenant
-from hub.context import HUB, SETTINGS
 from hub.errors import ConsentMissing, ExternalServiceError, InvalidInput, PermissionDenied
 from hub.identity import Actor
 from hub.settings import Settings
@@ -88,7 +87,7 @@ async def tenant_page(request: web.Request) -> web.Response:
 
 @routes.post("/tenant/consent", name="tenant_consent")
 async def tenant_consent(request: web.Request) -> web.Response:
-    settings = request.config_dict[SETTINGS]
+    settings = request.config_dict[HUB].settings
     actor = request[ACTOR]
     nonce = secrets.token_urlsafe(24)
     url = await tenant.consent_url(
@@ -101,7 +100,7 @@ async def tenant_consent(request: web.Request) -> web.Response:
 
 @routes.get("/tenant/consent/callback", name="tenant_consent_callback")
 async def tenant_consent_callback(request: web.Request) -> web.Response:
-    settings = request.config_dict[SETTINGS]
+    settings = request.config_dict[HUB].settings
     actor = request[ACTOR]
     session = await get_session(request)
     nonce = session.pop(NONCE, None)

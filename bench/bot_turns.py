@@ -88,7 +88,7 @@ async def prepare_database(url: str, users: int) -> tuple[str, list[str]]:
     """Migrate, seed the demo firm, and add one staff member per simulated user."""
     from sqlalchemy import select
 
-    from hub.demo import seed
+    from relais.demo import seed
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade_async
     from storage.models import StaffUser
@@ -218,7 +218,7 @@ def main() -> None:
     try:
         for name, cmd in (
             ("baseline", [sys.executable, __file__, "--serve-baseline", "{port}"]),
-            ("relais", [sys.executable, "-m", "hub.cli", "serve", "--port", "{port}"]),
+            ("relais", [sys.executable, "-m", "relais", "serve", "--port", "{port}"]),
         ):
             port = free_port()
             server = start([part.format(port=port) for part in cmd], env, port)

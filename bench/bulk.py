@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import delete, insert, select  # noqa: E402
 
-from hub.demo import seed  # noqa: E402
 from hub.identity import Actor, staff_actor  # noqa: E402
 from hub.imports import import_dossiers  # noqa: E402
-from hub.services import Hub, build_services  # noqa: E402
+from hub.services import Hub  # noqa: E402
 from hub.settings import Settings  # noqa: E402
+from relais.demo import seed  # noqa: E402
+from relais.services import build_services  # noqa: E402
 from storage.db import create_engine, session_factory  # noqa: E402
 from storage.migrate import upgrade_async  # noqa: E402
 from storage.models import Connection, Dossier, Firm, StaffUser  # noqa: E402

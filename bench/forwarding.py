@@ -68,9 +68,9 @@ def start_sandbox(port: int) -> subprocess.Popen[bytes]:
 async def prepare(url: str, workdir: Path, sandbox_url: str, count: int) -> tuple[object, object]:
     from sqlalchemy import select
 
-    from hub.demo import seed
-    from hub.services import build_services
     from hub.settings import Settings
+    from relais.demo import seed
+    from relais.services import build_services
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade_async
     from storage.models import (

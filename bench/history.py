@@ -17,7 +17,7 @@ Each figure is the p50/p99 of ``--repeat`` calls of the hub function the faces c
 JSON line. To measure something more, add a function decorated with ``@measure("name")``: it
 receives the :class:`Bench` (hub, actors, ids, cursors, the bot) and is called ``--repeat`` times.
 
-The bot's ``history`` command is measured end to end: the app (``hub.app.build_app``, the real
+The bot's ``history`` command is measured end to end: the app (``relais.app.build_app``, the real
 CloudAdapter) served on loopback in this process, a Teams-shaped message POSTed to
 ``/api/messages``, the turn done when the answer card has reached the fake Bot Connector
 (``tests/fakes``, its own thread) and ``/api/messages`` has answered.
@@ -47,7 +47,6 @@ from aiohttp.test_utils import TestServer  # noqa: E402
 from sqlalchemy import event, func, insert, select, text  # noqa: E402
 
 from connectors.outcomes import FAILURE_REASONS  # noqa: E402
-from hub.app import build_app  # noqa: E402
 from hub.dashboards import (  # noqa: E402
     FailureFilters,
     activity,
@@ -55,11 +54,13 @@ from hub.dashboards import (  # noqa: E402
     failure_trend,
     failures,
 )
-from hub.demo import DemoInfo, seed  # noqa: E402
 from hub.history import document_history, dossier_status, find_documents  # noqa: E402
 from hub.identity import Actor, resolve  # noqa: E402
-from hub.services import Hub, build_services  # noqa: E402
+from hub.services import Hub  # noqa: E402
 from hub.settings import Settings  # noqa: E402
+from relais.app import build_app  # noqa: E402
+from relais.demo import DemoInfo, seed  # noqa: E402
+from relais.services import build_services  # noqa: E402
 from storage.db import create_engine, session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import (  # noqa: E402

@@ -28,8 +28,9 @@ from bot.proactive import ProactiveSender
 from bot.search import default_searches
 from bot.state import DatabaseStorage
 from bot.verbs import default_actions
-from hub.context import COURIER, HUB, SESSIONS, SETTINGS
 from hub.i18n import Translator
+from hub.services import Hub
+from relais.keys import COURIER
 
 log = logging.getLogger("relais.bot")
 
@@ -51,19 +52,19 @@ async def _on_turn_error(context: TurnContext, error: Exception) -> None:
         log.exception("could not send the error card either")
 
 
-async def _bot(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
+async def _bot(app: web.Application, hub: Hub) -> AsyncIterator[None]:
+    settings = hub.settings
     authentication = build_authentication(settings)
     adapter = CloudAdapter(authentication)
     adapter.on_turn_error = _on_turn_error
-    state = ConversationState(DatabaseStorage(app[SESSIONS]))
+    state = ConversationState(DatabaseStorage(hub.sessions))
     app[ADAPTER] = adapter
     # Teams' file links are https; the demo's local fakes serve plain http.
-    intake = FileIntake(app[HUB], state, allow_http=settings.demo)
+    intake = FileIntake(hub, state, allow_http=settings.demo)
     panel_url = f"{settings.base_url}/admin/"
     # The Teams app's id is the bot's (manifest/build.py); without one (demo) nothing is installed.
     services = BotServices(
-        hub=app[HUB],
+        hub=hub,
         sender=ProactiveSender(adapter, settings.bot_app_id),
         teams_app_id=settings.bot_app_id,
         panel_url=panel_url,
@@ -71,7 +72,7 @@ async def _bot(app: web.Application) -> AsyncIterator[None]:
     app[SERVICES] = services
     app[COURIER] = courier(services)  # the same courier the bot's own offers use
     app[BOT] = RelaisBot(
-        app[SESSIONS],
+        hub.sessions,
         state,
         default_commands(),
         panel_url,
@@ -82,7 +83,7 @@ async def _bot(app: web.Application) -> AsyncIterator[None]:
     )
     assert services.sender is not None
     notices = NoticeDispatcher(
-        app[HUB],
+        hub,
         services.sender,
         f"{settings.base_url}/admin/dashboard",
         interval=settings.notice_interval_seconds,
@@ -120,6 +121,8 @@ async def messages(request: web.Request) -> web.StreamResponse:
     return response or web.Response(status=201)
 
 
-def setup(app: web.Application) -> None:
-    app.cleanup_ctx.append(_bot)
+def setup(app: web.Application, hub: Hub) -> None:
+    """Serve ``/api/messages`` on ``app`` with the hub's services (the adapter, the bot and its
+    background rounds are built when the app starts)."""
+    app.cleanup_ctx.append(lambda app: _bot(app, hub))
     app.router.add_post("/api/messages", messages)

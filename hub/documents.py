@@ -331,6 +331,8 @@ async def _store_version(
             source=source,
             deliveries=len(routes),
         )
+    if routes:
+        hub.deliveries_queued.ring()
     return VersionReceipt(
         document.id, version.id, number, name, content_type, sha256, size,
         deliveries=len(routes), duplicate=False,

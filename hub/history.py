@@ -674,6 +674,8 @@ async def retry_deliveries(hub: Hub, actor: Actor, delivery_ids: Iterable[int]) 
             count=done,
             ids=allowed[:100],
         )
+    if done:
+        hub.deliveries_queued.ring()
     return RetryResult(done, refused, 0, allowed)
 
 

@@ -1,16 +1,17 @@
 """What a use-case needs besides the acting person: the database, the settings and the clients.
 
-Built once by the composition root (``hub/app.py``) and given to both faces through the
-``HUB`` app key; tests build their own with :func:`build_services`.
+Built once by the composition root (:func:`relais.services.build_services`) and given to every
+face; tests build their own the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from connectors.graph import GRAPH_SCOPE, GraphClient, GraphConfig
-from connectors.mail import EntraTokens, GraphSendMail, Mailer, SmtpConfig, SmtpTransport
+from connectors.graph import GraphClient
+from connectors.mail import Mailer
 from hub.settings import Settings
+from hub.signals import Signal
 from hub.vault import Vault
 from storage.db import Sessions
 
@@ -23,56 +24,11 @@ class Hub:
     mailer: Mailer
     # Microsoft Graph for every firm's tenant; opens no connection until first used.
     graph: GraphClient
+    # Rung whenever deliveries are queued (an upload from any face, a retry): the delivery worker
+    # of this process listens, so it sends at once instead of at its next poll.
+    deliveries_queued: Signal = field(default_factory=Signal)
 
     async def aclose(self) -> None:
         """Close the clients' connections (whoever built the services closes them)."""
         await self.graph.aclose()
         await self.mailer.aclose()
-
-
-def build_services(settings: Settings, sessions: Sessions) -> Hub:
-    return Hub(
-        settings=settings,
-        sessions=sessions,
-        vault=Vault(settings.fernet_key()),
-        mailer=build_mailer(settings),
-        graph=_graph_client(
-            settings, settings.entra_client_id, settings.entra_client_secret.get_secret_value()
-        ),
-    )
-
-
-def _graph_client(
-    settings: Settings, client_id: str, client_secret: str, scope: str = GRAPH_SCOPE
-) -> GraphClient:
-    """A Graph client of this app registration, at the configured Entra and Graph addresses."""
-    return GraphClient(
-        GraphConfig(
-            client_id=client_id,
-            client_secret=client_secret,
-            authority_host=settings.entra_authority_host,
-            graph_url=settings.graph_url,
-            scope=scope,
-        )
-    )
-
-
-def build_mailer(settings: Settings) -> Mailer:
-    """The one mail transport (``RELAIS_MAIL_TRANSPORT``), shared by notifications and the
-    collection-email deliveries. OAuth tokens come from msal through a
-    :class:`~connectors.graph.GraphClient` of its own (its scope is the mail one)."""
-    smtp = SmtpConfig(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        sender=settings.smtp_from,
-        username=settings.smtp_username,
-        password=settings.smtp_password.get_secret_value(),
-        starttls=settings.smtp_starttls,
-    )
-    if settings.mail_transport == "smtp":
-        return Mailer(SmtpTransport(smtp))
-    tenant, client_id, secret, scope = settings.mail_oauth
-    tokens = EntraTokens(_graph_client(settings, client_id, secret, scope), tenant)
-    if settings.mail_transport == "smtp_oauth":
-        return Mailer(SmtpTransport(smtp, tokens))
-    return Mailer(GraphSendMail(settings.graph_url, settings.smtp_from, tokens))

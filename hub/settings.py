@@ -24,6 +24,8 @@ log = logging.getLogger("relais.settings")
 
 PLACEHOLDERS = {"changeme", "change-me", "todo", "xxx", "your-app-id", "placeholder", "secret"}
 DEMO_ENCRYPTION_KEY = "demo-only-key-not-for-production"
+# The demo firm's tenant (``relais demo``): demo-mode "sign in as" is limited to it.
+DEMO_TENANT_ID = "7d3c1f0e-5b1a-4c7e-9d2f-0a1b2c3d4e5f"
 
 
 class Settings(BaseSettings):

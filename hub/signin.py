@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from hub.audit import record
-from hub.demo import DEMO_TENANT_ID
 from hub.errors import NotRecognised
 from hub.identity import Actor, resolve, staff_of_firm
+from hub.settings import DEMO_TENANT_ID
 from storage.db import Sessions
 from storage.models import Firm
 

@@ -142,7 +142,7 @@ async def sessions(settings: Settings) -> AsyncIterator[object]:
 @pytest.fixture
 async def demo(sessions: object) -> object:
     """The demo firm (staff of each role, dossiers, contacts, catalog), as ``relais demo`` makes it."""
-    from hub.demo import seed
+    from relais.demo import seed
 
     return await seed(sessions)  # type: ignore[arg-type]
 
@@ -151,6 +151,6 @@ async def demo(sessions: object) -> object:
 def hub(settings: Settings, sessions: object) -> object:
     """The use-cases' services on the test database (mail goes to ``settings.smtp_*``: point them
     at ``fake_smtp`` with ``settings.model_copy`` when a test reads mail)."""
-    from hub.services import build_services
+    from relais.services import build_services
 
     return build_services(settings, sessions)  # type: ignore[arg-type]

@@ -13,12 +13,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from hub import connections
-from hub.app import build_app
-from hub.context import HUB
-from hub.demo import DEMO_STAFF, DemoInfo
 from hub.identity import resolve
 from hub.settings import Settings
 from hub.tokens import create_token
+from relais.app import build_app
+from relais.demo import DEMO_STAFF, DemoInfo
+from relais.keys import HUB
 from storage.models import Contact, ContactDossier, Dossier, Folder
 from tests.bot.test_attachments import GUEST_CONTACT, FileServer, file_attachment, post, submit
 from tests.connectors.arrange import add_app, pdf

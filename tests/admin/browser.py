@@ -23,9 +23,9 @@ import pytest
 from tests.conftest import require
 
 if TYPE_CHECKING:
-    from hub.demo import DemoInfo
     from hub.identity import Actor
     from hub.services import Hub
+    from relais.demo import DemoInfo
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -167,10 +167,10 @@ def arrange_demo(
 ) -> T:
     """Before `run_demo` serves ``database_url``: migrate it, seed the demo firm, and run
     ``arrange(hub, info, admin)`` on it (``admin``: the demo's first staff member)."""
-    from hub.demo import seed
     from hub.identity import resolve
-    from hub.services import build_services
     from hub.settings import Settings
+    from relais.demo import seed
+    from relais.services import build_services
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from hub.app import build_app
-from hub.demo import DEMO_STAFF
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DEMO_STAFF
 from tests.admin.browser import demo_server
 
 __all__ = ["demo_server"]  # the browser tests' `relais demo` fixture (tests/admin/browser.py)

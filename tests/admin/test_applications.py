@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from hub import applications as apps
 from hub.applications import Definition, Selection
-from hub.demo import DEMO_TENANT_ID
 from hub.identity import resolve
-from hub.services import build_services
 from hub.settings import Settings
+from relais.demo import DEMO_TENANT_ID
+from relais.services import build_services
 from storage.models import ApplicationDraft, Connection, Firm, FirmApplication
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, visible
 

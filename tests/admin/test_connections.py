@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from hub import applications as apps
 from hub.applications import Definition
-from hub.demo import DEMO_TENANT_ID
 from hub.identity import resolve
-from hub.services import build_services
 from hub.settings import Settings
+from relais.demo import DEMO_TENANT_ID
+from relais.services import build_services
 from storage.models import Connection, Dossier, Firm, Folder, StaffUser
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, visible
 

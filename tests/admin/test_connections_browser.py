@@ -14,7 +14,7 @@ import pytest
 
 from hub import applications as apps
 from hub.applications import Definition
-from hub.demo import DEMO_STAFF, DEMO_TENANT_ID, _company_names
+from relais.demo import DEMO_STAFF, DEMO_TENANT_ID, _company_names
 from tests.admin.browser import SCREENSHOTS, chromium, database_url, run_async, sign_in
 
 pytestmark = pytest.mark.browser
@@ -33,8 +33,8 @@ def seed_applications(database_url: str) -> dict[str, int]:
     """Arrange: the firm holds the OCR (API) and the expense-receipts (collection email) apps,
     as the Applications tab's wizard leaves them (tested in test_applications_browser.py)."""
     from hub.identity import resolve
-    from hub.services import build_services
     from hub.settings import Settings
+    from relais.services import build_services
     from storage.db import create_engine, session_factory
 
     async def run() -> dict[str, int]:

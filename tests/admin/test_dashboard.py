@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from hub.demo import DemoInfo
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.models import Delivery
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, visible
 from tests.connectors.arrange import delivery

@@ -33,10 +33,10 @@ def seed_failures(database_url: str, data_dir: Path) -> int:
     over the last days. Returns how many failed with "dossier_unknown"."""
     from datetime import UTC, datetime, timedelta
 
-    from hub.demo import DemoInfo
     from hub.documents import receive_document
     from hub.identity import Actor
     from hub.services import Hub
+    from relais.demo import DemoInfo
     from storage.models import Delivery, DeliveryAttempt, Dossier
     from tests.connectors.arrange import add_app, connect, pdf
 

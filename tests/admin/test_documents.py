@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import FormData
 from sqlalchemy import select
 
-from hub.demo import DemoInfo
+from relais.demo import DemoInfo
 from storage.db import Sessions
 from storage.models import ApiToken, AuditEvent, Document, DocumentVersion, Dossier, StaffUser
 from tests.admin.conftest import JAMES, Client, csrf_of, visible

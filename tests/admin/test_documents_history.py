@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from hub.demo import DemoInfo
 from hub.documents import receive_document
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.models import AuditEvent, Delivery, DeliveryAttempt
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, html_lang, visible
 from tests.connectors.arrange import pdf

@@ -40,10 +40,10 @@ def seed_history(database_url: str, data_dir: Path) -> tuple[int, int, str]:
     the code of a dossier outside James Walker's portfolio."""
     from datetime import UTC, datetime, timedelta
 
-    from hub.demo import DemoInfo
     from hub.documents import receive_document
     from hub.identity import Actor, resolve
     from hub.services import Hub
+    from relais.demo import DemoInfo
     from storage.models import Delivery, DeliveryAttempt, Dossier
     from tests.connectors.arrange import add_app, connect, pdf
 

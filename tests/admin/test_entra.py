@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from hub.app import build_app
-from hub.demo import DEMO_TENANT_ID
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DEMO_TENANT_ID
 from storage.models import AuditEvent
 from tests.admin.conftest import CLAIRE, Client, html_lang, visible
 from tests.fakes.entra import FakeEntra

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from hub.app import build_app
 from hub.settings import Settings
 from manifest.build import render_manifest
+from relais.app import build_app
 from tests.admin.conftest import visible
 
 

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import update
 
 from admin.render import NAV
-from hub.app import build_app
 from hub.errors import PermissionDenied
 from hub.settings import Settings
+from relais.app import build_app
 from storage.models import StaffUser
 from tests.admin.conftest import CLAIRE, JAMES, NAV_LABELS, Client, csrf_of, html_lang, visible
 

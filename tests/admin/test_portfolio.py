@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub.demo import DemoInfo
+from relais.demo import DemoInfo
 from storage.db import Sessions
 from storage.models import Connection, Contact, ContactAccess, ContactDossier, Dossier, Firm
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, visible

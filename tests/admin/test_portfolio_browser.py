@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.demo import seed
+from relais.demo import seed
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade
 from storage.models import Contact, ContactDossier, Dossier, StaffUser

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.demo import DEMO_TENANT_ID
+from relais.demo import DEMO_TENANT_ID
 from storage.db import Sessions
 from tests.admin.conftest import csrf_of, sign_in_demo, visible
 from tests.admin.test_portfolio import _row

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from hub.demo import DEMO_STAFF
+from relais.demo import DEMO_STAFF
 from storage.models import AuditEvent, Dossier, Firm, StaffUser
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, visible
 

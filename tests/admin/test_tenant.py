@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from sqlalchemy import select, update
 
-from hub.app import build_app
-from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DEMO_TENANT_ID, DemoInfo
 from storage.db import Sessions
 from storage.models import Contact, Firm, Invitation
 from tests.admin.conftest import CLAIRE, JAMES, Client, csrf_of, sign_in_demo, visible

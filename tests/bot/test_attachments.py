@@ -12,10 +12,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from hub.app import build_app
-from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.services import Hub
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DEMO_TENANT_ID, DemoInfo
 from storage.db import Sessions
 from storage.models import Contact, ContactDossier, Document, DocumentVersion, Dossier
 from tests.cards import assert_valid_card, cards_of, texts_of

@@ -12,9 +12,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from hub.app import build_app
-from hub.demo import DEMO_TENANT_ID
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DEMO_TENANT_ID
 from storage.db import Sessions
 from storage.models import BotState, ConversationRef
 from tests.fakes.activities import teams_message

@@ -8,10 +8,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from hub.app import build_app
 from hub.conversations import reference_for
-from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DEMO_TENANT_ID, DemoInfo
 from storage.db import Sessions
 from storage.models import BotState, ConversationRef
 from tests.cards import assert_valid_card, cards_of, texts_of

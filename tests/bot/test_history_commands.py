@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.cards.failures import RETRY, when
-from hub.app import build_app
-from hub.demo import DemoInfo
 from hub.documents import receive_document
 from hub.services import Hub
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DemoInfo
 from storage.models import AuditEvent, Delivery
 from tests.bot.test_invite import Teams, actions_of, assert_teams_card, verb
 from tests.cards import texts_of

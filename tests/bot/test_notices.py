@@ -16,11 +16,11 @@ from sqlalchemy import select
 from bot.cards.failures import RETRY
 from bot.endpoint import NOTICES, SERVICES
 from bot.notices import NoticeDispatcher
-from hub.app import build_app
-from hub.demo import DemoInfo
 from hub.notifications import QUIET, set_failure_notices
 from hub.services import Hub
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DemoInfo
 from storage.models import Delivery
 from tests.bot.test_invite import Teams, actions_of, assert_teams_card
 from tests.bot.test_offers import sent_to

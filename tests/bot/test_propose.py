@@ -11,9 +11,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from hub.app import build_app
-from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DEMO_TENANT_ID, DemoInfo
 from storage.db import Sessions
 from storage.models import AuditEvent, Connection, ContactAccess, ConversationRef, Firm
 from tests.bot.test_invite import (

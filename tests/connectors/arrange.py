@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from hub.demo import DemoInfo
 from hub.documents import receive_document
 from hub.identity import Actor, resolve
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.db import Sessions
 from storage.models import (
     CatalogApp,

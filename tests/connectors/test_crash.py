@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hub.demo import DemoInfo
 from hub.documents import blob_store, receive_document
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.models import Connection, Delivery, Dossier, Folder
 from tests.connectors.arrange import actor, add_app, connect, deliveries, dossier_codes, pdf
 from tests.connectors.bulk import fill_outbox

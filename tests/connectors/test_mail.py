@@ -21,11 +21,12 @@ from connectors.mail import (
     SmtpConfig,
     SmtpTransport,
 )
-from hub.app import build_worker
-from hub.demo import DemoInfo
 from hub.errors import ConfigurationError
-from hub.services import Hub, build_services
+from hub.services import Hub
 from hub.settings import Settings
+from relais.app import build_worker
+from relais.demo import DemoInfo
+from relais.services import build_services
 from tests.connectors.arrange import PDF, actor, collection_email_delivery, delivery
 from tests.fakes.entra import (
     EXCHANGE_AUDIENCE,

@@ -15,9 +15,9 @@ from connectors.outcomes import Outcome, Sent
 from connectors.parcel import Parcel
 from connectors.registry import ConnectorEnv, default_registry
 from connectors.worker import DeliveryWorker, WorkerConfig
-from hub.demo import DemoInfo
 from hub.documents import VersionReceipt, blob_store, receive_document
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.models import Delivery
 from tests.connectors.arrange import (
     PDF,

@@ -16,9 +16,9 @@ import signal
 from pathlib import Path
 
 from connectors.worker import WorkerConfig
-from hub.app import build_worker
-from hub.services import build_services
 from hub.settings import Settings
+from relais.app import build_worker
+from relais.services import build_services
 from storage.db import create_engine, session_factory
 
 

@@ -11,8 +11,9 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from connectors.graph import GraphClient
-from hub.services import Hub, build_services
+from hub.services import Hub
 from hub.settings import Settings
+from relais.services import build_services
 from storage.db import Sessions
 from storage.models import Firm
 from tests.fakes.entra import DEFAULT_GRAPH_ROLES, FakeEntra

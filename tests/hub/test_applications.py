@@ -12,11 +12,12 @@ from sqlalchemy import func, insert, select
 from hub import applications as apps
 from hub.applications import Definition, Selection
 from hub.defaults import attach_defaults
-from hub.demo import DEMO_STAFF, DEMO_TENANT_ID
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
-from hub.services import Hub, build_services
+from hub.services import Hub
 from hub.settings import Settings
+from relais.demo import DEMO_STAFF, DEMO_TENANT_ID
+from relais.services import build_services
 from storage.models import (
     ApplicationDraft,
     AuditEvent,

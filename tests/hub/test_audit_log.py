@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from hub.audit_log import AuditFilters, filter_choices, list_events, parse_filters
-from hub.demo import DEMO_STAFF
 from hub.errors import InvalidInput
 from hub.identity import Actor, resolve
+from relais.demo import DEMO_STAFF
 from storage.models import AuditEvent, Firm
 
 CLAIRE, MARC, SOPHIE, JAMES = (row[0] for row in DEMO_STAFF)

@@ -14,10 +14,10 @@ from sqlalchemy import func, insert, select
 from hub import applications as apps
 from hub import connections as conn
 from hub.applications import Definition
-from hub.demo import DEMO_STAFF, DEMO_TENANT_ID
 from hub.errors import ImportRejected, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.services import Hub
+from relais.demo import DEMO_STAFF, DEMO_TENANT_ID
 from storage.models import (
     AuditEvent,
     Connection,

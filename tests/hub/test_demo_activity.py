@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from connectors.worker import WorkerConfig
 from hub.dashboards import activity, failure_counts
-from hub.demo import DEMO_TENANT_ID, DemoInfo, seed, seed_activity
 from hub.documents import blob_store
 from hub.history import dossier_status, find_documents
 from hub.identity import resolve
 from hub.notifications import pending_notices
 from hub.services import Hub
+from relais.demo import DEMO_TENANT_ID, DemoInfo, seed, seed_activity
 from storage.models import (
     CatalogApp,
     Connection,

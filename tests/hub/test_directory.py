@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.demo import DemoInfo
 from hub.directory import (
     contact_card,
     contact_dossiers,
@@ -18,6 +17,7 @@ from hub.directory import (
 from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.offers import save_applications
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.db import Sessions
 from storage.models import AuditEvent, Contact, ContactAccess, ContactDossier, Dossier, Firm
 from tests.hub.test_portfolio import Scene, add_firm_applications, count, make_scene

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import delete, insert, select, text, update
 
-from hub.demo import DemoInfo
 from hub.documents import receive_document
 from hub.errors import InvalidInput
 from hub.history import find_documents
 from hub.identity import Actor
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.models import Document, Dossier
 from storage.search import FTS_TABLE, fts_phrase
 from tests.connectors.arrange import actor, dossier_codes, pdf

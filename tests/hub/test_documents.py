@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.demo import DemoInfo
 from hub.documents import (
     MAX_DOCUMENT_SIZE,
     blob_store,
@@ -21,6 +20,7 @@ from hub.documents import (
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, staff_actor
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.blobs import BlobStore
 from storage.db import Sessions
 from storage.models import AuditEvent, ContactDossier, DocumentVersion, Dossier, Firm, StaffUser

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from hub import folders
-from hub.demo import DEMO_STAFF, DEMO_TENANT_ID
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.services import Hub
+from relais.demo import DEMO_STAFF, DEMO_TENANT_ID
 from storage.models import (
     AuditEvent,
     CatalogApp,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from hub.demo import DemoInfo
 from hub.errors import NotFound, PermissionDenied
 from hub.folders_view import folder_view, list_documents, require_readable, upload_places
 from hub.identity import Actor
 from hub.services import Hub
+from relais.demo import DemoInfo
 from tests.hub.test_history import Scene, arrange_scene
 
 

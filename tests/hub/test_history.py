@@ -25,13 +25,13 @@ from hub.dashboards import (
     retry_matching,
     safe_cell,
 )
-from hub.demo import DemoInfo
 from hub.documents import blob_store, receive_document
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.history import document_history, dossier_status, find_documents, retry
 from hub.identity import Actor, resolve
 from hub.notifications import pending_notices
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.models import (
     AuditEvent,
     ContactDossier,

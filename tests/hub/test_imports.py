@@ -9,8 +9,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub.cli import main
-from hub.demo import DEMO_STAFF
 from hub.errors import ImportRejected, InvalidInput, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.imports import (
@@ -22,6 +20,8 @@ from hub.imports import (
     import_staff,
     template,
 )
+from relais.cli import main
+from relais.demo import DEMO_STAFF
 from storage.models import (
     AuditEvent,
     CatalogApp,

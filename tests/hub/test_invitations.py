@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.errors import (
     ConsentMissing,
     ExternalServiceError,
@@ -29,6 +28,7 @@ from hub.invitations import (
 )
 from hub.portfolio import applications_dialog
 from hub.services import Hub
+from relais.demo import DEMO_TENANT_ID, DemoInfo
 from storage.db import Sessions
 from storage.models import AuditEvent, Contact, ContactDossier, Dossier, Firm, Invitation
 from tests.fakes.entra import FakeEntra

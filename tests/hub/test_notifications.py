@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 
 from connectors.worker import DeliveryWorker, WorkerConfig
-from hub.demo import DemoInfo
 from hub.documents import blob_store, receive_document
 from hub.errors import InvalidInput, PermissionDenied
 from hub.history import retry
@@ -27,6 +26,7 @@ from hub.notifications import (
     set_failure_notices,
 )
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.models import AuditEvent, Connection, Delivery, Dossier, StaffUser
 from tests.connectors.arrange import FakeClock, actor, add_app, connect, pdf
 from tests.fakes.partner import PartnerSandbox

@@ -7,7 +7,6 @@ from urllib.parse import unquote_plus
 import pytest
 from sqlalchemy import func, select
 
-from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.directory import create_contact
 from hub.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
@@ -22,6 +21,7 @@ from hub.offers import (
     remember_offer_message,
 )
 from hub.services import Hub
+from relais.demo import DEMO_TENANT_ID, DemoInfo
 from storage.db import Sessions
 from storage.models import AuditEvent, Connection, Contact, ContactAccess, ContactDossier
 from tests.fakes.entra import CATALOG_ROLE, DEFAULT_GRAPH_ROLES, INSTALL_ROLE, FakeEntra

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub.demo import DemoInfo
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, staff_actor
 from hub.offers import remember_offer_message, save_applications
 from hub.portfolio import applications_dialog, list_portfolio
 from hub.services import Hub
+from relais.demo import DemoInfo
 from storage.db import Sessions
 from storage.models import (
     AuditEvent,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.app import build_app
-from hub.context import HUB, WORKER
-from hub.demo import DemoInfo
 from hub.documents import receive_document
 from hub.settings import Settings
+from relais.app import build_app
+from relais.demo import DemoInfo
+from relais.keys import HUB, WORKER
 from tests.connectors.arrange import actor, add_app, connect, pdf, sha
 from tests.fakes.partner import PartnerSandbox
 

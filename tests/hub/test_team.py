@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hub.demo import DEMO_STAFF
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.team import list_staff, update_staff
+from relais.demo import DEMO_STAFF
 from storage.models import AuditEvent, Firm, StaffUser
 
 CLAIRE, MARC, SOPHIE, JAMES = (row[0] for row in DEMO_STAFF)

@@ -8,10 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from hub.demo import DEMO_TENANT_ID, DemoInfo
 from hub.errors import ExternalServiceError, PermissionDenied
 from hub.identity import Actor
-from hub.services import Hub, build_services
+from hub.services import Hub
 from hub.settings import Settings
 from hub.tenant import (
     check_consent,
@@ -21,6 +20,8 @@ from hub.tenant import (
     reason_key,
     record_consent,
 )
+from relais.demo import DEMO_TENANT_ID, DemoInfo
+from relais.services import build_services
 from storage.db import Sessions
 from storage.models import AuditEvent, Firm
 from tests.fakes.entra import CATALOG_ROLE, DEFAULT_GRAPH_ROLES, INSTALL_ROLE, FakeEntra

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from hub.demo import DemoInfo
 from hub.settings import Settings
+from relais.demo import DemoInfo
 from storage.db import Sessions
 from storage.models import Document, DocumentVersion, Dossier
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.commands import default_commands
-from hub.cli import main
+from relais.cli import main
 
 BOT_ID = "3f2a8c1e-1b2c-4d5e-8f90-0123456789ab"
 

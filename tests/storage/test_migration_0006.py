@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection as SyncConnection
 
 from hub.history import find_documents
 from hub.identity import Actor
-from hub.services import build_services
 from hub.settings import Settings
+from relais.services import build_services
 from storage.db import create_engine, session_factory
 from storage.migrate import alembic_config, current_revision, upgrade_async
 from storage.search import FTS_TABLE, TRGM_INDEX

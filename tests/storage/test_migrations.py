@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select, text
 
-from hub.app import build_app
 from hub.settings import Settings
+from relais.app import build_app
 from storage.db import create_engine
 from storage.migrate import current_revision, head_revision, upgrade_async
 from storage.models import Base
@@ -24,7 +24,7 @@ async def test_migrated_database_has_every_model_table(settings: Settings) -> No
 
 
 async def test_upgrade_again_keeps_the_data(settings: Settings) -> None:
-    from hub.demo import seed
+    from relais.demo import seed
     from storage.db import session_factory
     from storage.models import Dossier
 

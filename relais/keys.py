@@ -1,4 +1,7 @@
-"""Typed keys for the state the composition root shares with both faces."""
+"""Typed keys for the state of the root application (what ``relais serve`` and the tests read).
+
+The faces do not read these: each is handed the hub's services by :func:`relais.app.build_app`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The ``relais`` command. A composition root, like ``hub/app.py``: it may import both faces.
+"""The ``relais`` command. A composition root, like :mod:`relais.app`: it may import every face.
 
 What it prints is for the person at the terminal; what the server does afterwards goes to logs.
 """
@@ -18,7 +18,7 @@ from aiohttp import web
 from hub.errors import RelaisError
 from hub.settings import Settings
 
-log = logging.getLogger("relais.cli")
+log = logging.getLogger(__name__)
 
 
 def _settings(**overrides: object) -> Settings:
@@ -48,7 +48,7 @@ def _upgrade(settings: Settings) -> str:
 
 
 def _serve(settings: Settings, *, banner: str = "", worker: bool = True) -> None:
-    from hub.app import build_app
+    from relais.app import build_app
 
     settings.check_for_serving()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -68,8 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     """The delivery worker alone: run several, on several machines, beside `serve --no-worker`."""
-    from hub.app import build_worker, open_engine
-    from hub.services import build_services
+    from relais.app import build_worker, open_engine
+    from relais.services import build_services
     from storage.db import session_factory
 
     settings = _settings()
@@ -118,8 +118,8 @@ def cmd_catalog_sync(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from hub.demo import DemoInfo, seed, seed_activity
-    from hub.services import build_services
+    from relais.demo import DemoInfo, seed, seed_activity
+    from relais.services import build_services
     from storage.db import create_engine, session_factory
 
     settings = _settings(demo=True, **_host_port(args))
@@ -165,7 +165,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_import(args: argparse.Namespace) -> None:
     from hub.errors import ImportRejected
     from hub.imports import ImportReport, command_line_actor, firm_for_command_line, import_file
-    from hub.services import build_services
+    from relais.services import build_services
     from storage.db import create_engine, session_factory
 
     try:
@@ -209,7 +209,7 @@ def cmd_upload(args: argparse.Namespace) -> None:
 
     from hub.documents import MAX_DOCUMENT_SIZE, receive_document
     from hub.imports import command_line_actor, firm_for_command_line
-    from hub.services import build_services
+    from relais.services import build_services
     from storage.db import create_engine, session_factory
 
     settings = _settings()

@@ -1,8 +1,9 @@
-"""The composition root: builds the aiohttp application from settings and mounts both faces.
+"""The composition root: builds the aiohttp application from settings and mounts the faces.
 
-Nothing here runs at import time. ``build_app`` is what ``relais serve`` and every test call; the
-engine (and, later, HTTP clients and the delivery worker) are opened and closed in
-``cleanup_ctx`` so a test's app leaves nothing behind.
+Nothing here runs at import time. ``build_app`` is what ``relais serve`` and every test call: it
+builds the hub's services (the engine and clients connect only when first used), hands them to
+each face, and checks the database, closes the clients and runs the worker in ``cleanup_ctx``, so
+a test's app leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -17,46 +18,51 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import admin
+import api
 import bot
 from connectors.worker import DeliveryWorker, WorkerConfig
-from hub.context import ENGINE, HUB, SESSIONS, SETTINGS, WORKER
 from hub.documents import blob_store
 from hub.errors import DatabaseNotReady
 from hub.invitations import refresh_pending
 from hub.rounds import INVITATIONS, exclusive_round
-from hub.services import Hub, build_services
+from hub.services import Hub
 from hub.settings import Settings
+from relais.keys import ENGINE, HUB, SESSIONS, SETTINGS, WORKER
+from relais.services import build_services
 from storage.db import create_engine, session_factory
 from storage.migrate import current_revision, head_revision
 
-log = logging.getLogger("relais.app")
+log = logging.getLogger(__name__)
+
+
+async def check_revision(engine: AsyncEngine) -> None:
+    """Refuse a database that is not at the code's migration head."""
+    current, head = await current_revision(engine), head_revision()
+    if current != head:
+        raise DatabaseNotReady(
+            f"The database is at revision {current or 'none'} but this code needs {head}. "
+            "Run `relais db upgrade` first."
+        )
 
 
 async def open_engine(settings: Settings) -> AsyncEngine:
     """The engine, once the database is known to be at the code's migration head."""
     engine = create_engine(settings.database_url)
-    current, head = await current_revision(engine), head_revision()
-    if current != head:
+    try:
+        await check_revision(engine)
+    except DatabaseNotReady:
         await engine.dispose()
-        raise DatabaseNotReady(
-            f"The database is at revision {current or 'none'} but this code needs {head}. "
-            "Run `relais db upgrade` first."
-        )
+        raise
     return engine
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    engine = await open_engine(settings)
     try:
-        app[ENGINE] = engine
-        app[SESSIONS] = session_factory(engine)
-        app[HUB] = build_services(settings, app[SESSIONS])
+        await check_revision(app[ENGINE])
         yield
     finally:
-        if HUB in app:
-            await app[HUB].aclose()
-        await engine.dispose()
+        await app[HUB].aclose()
+        await app[ENGINE].dispose()
 
 
 # How often the background refresher asks Graph about pending invitations.
@@ -103,10 +109,13 @@ def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
-    worker = build_worker(app[HUB])
+    hub = app[HUB]
+    worker = build_worker(hub)
     worker.start()
     app[WORKER] = worker
+    hub.deliveries_queued.connect(worker.wake)
     yield
+    hub.deliveries_queued.disconnect(worker.wake)
     await worker.stop()
 
 
@@ -128,14 +137,19 @@ def build_app(settings: Settings, *, worker: bool = False) -> web.Application:
     """The whole service. ``worker`` also runs the delivery worker in this process (what
     ``relais serve`` does by default); tests that do not send documents leave it off."""
     app = web.Application(client_max_size=25 * 1024 * 1024)
+    engine = create_engine(settings.database_url)
+    hub = build_services(settings, session_factory(engine))
     app[SETTINGS] = settings
+    app[ENGINE] = engine
+    app[SESSIONS] = hub.sessions
+    app[HUB] = hub
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_invitation_refresher)
     if worker:
         app.cleanup_ctx.append(_worker)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
-    bot.setup(app)
-    app.add_subapp("/admin", admin.create_app(settings))
-    app.add_subapp("/api/v1", admin.create_rest_app(settings))
+    bot.setup(app, hub)
+    app.add_subapp("/admin", admin.create_app(hub))
+    app.add_subapp("/api/v1", api.create_app(hub))
     return app

@@ -23,6 +23,7 @@ from hub.connections import Entry
 from hub.documents import receive_document
 from hub.identity import Actor, staff_actor
 from hub.services import Hub
+from hub.settings import DEMO_TENANT_ID
 from storage.db import Sessions
 from storage.models import (
     AuditEvent,
@@ -42,7 +43,6 @@ from storage.models import (
     StaffUser,
 )
 
-DEMO_TENANT_ID = "7d3c1f0e-5b1a-4c7e-9d2f-0a1b2c3d4e5f"
 DEMO_FIRM_NAME = "Cabinet Durand & Associés"
 DEMO_DOMAIN = "durand-associes.fr"
 

@@ -1,0 +1,58 @@
+"""The factory of the hub's services: settings in, clients out (nothing is opened until used)."""
+
+from __future__ import annotations
+
+from connectors.graph import GRAPH_SCOPE, GraphClient, GraphConfig
+from connectors.mail import EntraTokens, GraphSendMail, Mailer, SmtpConfig, SmtpTransport
+from hub.services import Hub
+from hub.settings import Settings
+from hub.vault import Vault
+from storage.db import Sessions
+
+
+def build_services(settings: Settings, sessions: Sessions) -> Hub:
+    return Hub(
+        settings=settings,
+        sessions=sessions,
+        vault=Vault(settings.fernet_key()),
+        mailer=build_mailer(settings),
+        graph=_graph_client(
+            settings, settings.entra_client_id, settings.entra_client_secret.get_secret_value()
+        ),
+    )
+
+
+def _graph_client(
+    settings: Settings, client_id: str, client_secret: str, scope: str = GRAPH_SCOPE
+) -> GraphClient:
+    """A Graph client of this app registration, at the configured Entra and Graph addresses."""
+    return GraphClient(
+        GraphConfig(
+            client_id=client_id,
+            client_secret=client_secret,
+            authority_host=settings.entra_authority_host,
+            graph_url=settings.graph_url,
+            scope=scope,
+        )
+    )
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """The one mail transport (``RELAIS_MAIL_TRANSPORT``), shared by notifications and the
+    collection-email deliveries. OAuth tokens come from msal through a
+    :class:`~connectors.graph.GraphClient` of its own (its scope is the mail one)."""
+    smtp = SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.smtp_from,
+        username=settings.smtp_username,
+        password=settings.smtp_password.get_secret_value(),
+        starttls=settings.smtp_starttls,
+    )
+    if settings.mail_transport == "smtp":
+        return Mailer(SmtpTransport(smtp))
+    tenant, client_id, secret, scope = settings.mail_oauth
+    tokens = EntraTokens(_graph_client(settings, client_id, secret, scope), tenant)
+    if settings.mail_transport == "smtp_oauth":
+        return Mailer(SmtpTransport(smtp, tokens))
+    return Mailer(GraphSendMail(settings.graph_url, settings.smtp_from, tokens))
