@@ -589,39 +589,42 @@ class DeliveryWorker:
             if not ours:
                 report.superseded += 1
                 continue
-            change = {
-                "b_id": job.delivery_id,
-                "b_attempts": job.attempts,
-                "status": "pending",
-                "failure_reason": None,
-                "app_reference": "",
-                "sent_at": None,
-                "next_attempt_at": now,
-            }
-            if isinstance(outcome, Sent):
-                change |= {
-                    "status": "sent",
-                    "app_reference": outcome.reference[:200],
-                    "sent_at": now,
-                }
-                report.sent += 1
-            elif isinstance(outcome, Refused):
-                change |= {"status": "failed", "failure_reason": outcome.reason}
-                report.refused += 1
-            elif job.attempts >= self.config.max_attempts:
-                change |= {"status": "failed", "failure_reason": outcomes.GAVE_UP}
-                report.gave_up += 1
-            else:
-                delay = self.backoff(job.attempts, outcome.retry_after)
-                change["next_attempt_at"] = now + timedelta(seconds=delay)
-                report.retried += 1
-            changes.append(change)
+            changes.append(self._change(job, outcome, now, report))
         if changes:
             await session.execute(_RECORD, changes)
         if releases:
             await session.execute(_RELEASE, releases)
         if history:
             await session.execute(insert(_ATTEMPT), history)
+
+    def _change(
+        self, job: _Job, outcome: Outcome, now: datetime, report: BatchReport
+    ) -> dict[str, Any]:
+        """The delivery's new state after one attempt: sent, failed for good, or pending again
+        after a backoff."""
+        change: dict[str, Any] = {
+            "b_id": job.delivery_id,
+            "b_attempts": job.attempts,
+            "status": "pending",
+            "failure_reason": None,
+            "app_reference": "",
+            "sent_at": None,
+            "next_attempt_at": now,
+        }
+        if isinstance(outcome, Sent):
+            change |= {"status": "sent", "app_reference": outcome.reference[:200], "sent_at": now}
+            report.sent += 1
+        elif isinstance(outcome, Refused):
+            change |= {"status": "failed", "failure_reason": outcome.reason}
+            report.refused += 1
+        elif job.attempts >= self.config.max_attempts:
+            change |= {"status": "failed", "failure_reason": outcomes.GAVE_UP}
+            report.gave_up += 1
+        else:
+            delay = self.backoff(job.attempts, outcome.retry_after)
+            change["next_attempt_at"] = now + timedelta(seconds=delay)
+            report.retried += 1
+        return change
 
 
 def _describe(outcome: Outcome) -> str:

@@ -175,19 +175,35 @@ class PartnerSandbox(Fake):
             {"error": {"code": code, "message": message or code}}, status=status
         )
 
+    async def _fail(self, failure: _Failure) -> web.Response:
+        """A passing fault the test asked for: a hang, a 5xx or a 429, with Retry-After."""
+        if failure.kind == "hang":
+            await asyncio.sleep(self.hang_seconds)
+            return web.json_response({"error": {"code": "timeout"}}, status=504)
+        headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
+        status = int(failure.kind)
+        return web.json_response(
+            {"error": {"code": "unavailable" if status >= 500 else "rate_limited"}},
+            status=status,
+            headers=headers,
+        )
+
+    def _refusal(self, code: str, size: int, content_type: str) -> tuple[int, str] | None:
+        """Why the sandbox refuses this document for good, as a real partner would, if it does."""
+        if self.dossiers is not None and code not in self.dossiers and code not in self.inactive:
+            return 404, "dossier_unknown"
+        if code in self.inactive:
+            return 409, "dossier_inactive"
+        if self.max_size is not None and size > self.max_size:
+            return 413, "file_too_large"
+        if self.accepted_formats is not None and content_type not in self.accepted_formats:
+            return 415, "format_refused"
+        return None
+
     async def _documents(self, request: web.Request) -> web.Response:
         failure = self._next_failure()
         if failure is not None:
-            if failure.kind == "hang":
-                await asyncio.sleep(self.hang_seconds)
-                return web.json_response({"error": {"code": "timeout"}}, status=504)
-            headers = {"Retry-After": failure.retry_after} if failure.retry_after else {}
-            status = int(failure.kind)
-            return web.json_response(
-                {"error": {"code": "unavailable" if status >= 500 else "rate_limited"}},
-                status=status,
-                headers=headers,
-            )
+            return await self._fail(failure)
         if self.latency:
             await asyncio.sleep(self.latency)
         key = request.headers.get("Idempotency-Key", "")
@@ -206,15 +222,10 @@ class PartnerSandbox(Fake):
             self.duplicates.append(Duplicate(key, reference))
             return web.json_response({"reference": reference, "duplicate": True}, status=200)
         code = str(form.get("dossier_code", ""))
-        if self.dossiers is not None and code not in self.dossiers and code not in self.inactive:
-            return self._refuse(404, "dossier_unknown", key)
-        if code in self.inactive:
-            return self._refuse(409, "dossier_inactive", key)
-        if self.max_size is not None and len(data) > self.max_size:
-            return self._refuse(413, "file_too_large", key)
         content_type = upload.content_type or "application/octet-stream"
-        if self.accepted_formats is not None and content_type not in self.accepted_formats:
-            return self._refuse(415, "format_refused", key)
+        refusal = self._refusal(code, len(data), content_type)
+        if refusal is not None:
+            return self._refuse(*refusal, key)
         reference = f"SBX-{uuid.uuid4().hex[:12]}"
         if key:
             self._references[key] = reference
