@@ -7,27 +7,23 @@ raises and the error middleware shows the page, a form error re-renders the form
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
-from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
+from admin.flash import flash
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.render import render
+from admin.render import render, url
 from hub import applications as apps
 from hub.applications import KINDS, Choices, Definition
 from hub.errors import InvalidInput
-from hub.i18n import Translator
 from hub.identity import Actor
 from hub.paging import page_number, search_term
 from hub.services import Hub
 
 routes = web.RouteTableDef()
-FLASH = "applications_flash"
-LIST = "/admin/applications"
 
 
 def _hub(request: web.Request) -> Hub:
@@ -45,41 +41,11 @@ def _id(request: web.Request, name: str) -> int:
         raise web.HTTPNotFound() from error
 
 
-def plural(count: int) -> str:
-    return "0" if count == 0 else "1" if count == 1 else "n"
-
-
-def counted(t: Translator) -> Callable[..., str]:
-    """``tn("key", n)``: the ``key.0`` / ``key.1`` / ``key.n`` form of a message, for plurals."""
-
-    def tn(key: str, count: int, **params: Any) -> str:
-        return t(f"{key}.{plural(count)}", count=count, **params)
-
-    return tn
-
-
 async def _page(
     request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> web.Response:
-    context.setdefault("tn", counted(request[TRANSLATOR]))
     context.setdefault("kinds", KINDS)
     return await render(request, template, context, status=status)
-
-
-async def _flash(
-    request: web.Request, *parts: tuple[str, dict[str, Any]], level: str = "ok"
-) -> None:
-    """A notice for the next page (after the redirect): sentences as (message key, values)."""
-    session = await get_session(request)
-    messages = list(session.get(FLASH) or [])
-    messages.append({"level": level, "parts": [[key, params] for key, params in parts]})
-    session[FLASH] = messages
-
-
-async def _pop_flash(request: web.Request) -> list[dict[str, Any]]:
-    session = await get_session(request)
-    messages = list(session.pop(FLASH, None) or [])
-    return messages
 
 
 def _definition(form: Mapping[str, Any], slug: str) -> Definition:
@@ -126,9 +92,7 @@ def _pick(
 @routes.get("/applications", name="applications")
 async def index(request: web.Request) -> web.Response:
     view = await apps.overview(_hub(request), _actor(request))
-    return await _page(
-        request, "applications.html", {"view": view, "flash": await _pop_flash(request)}
-    )
+    return await _page(request, "applications.html", {"view": view})
 
 
 # --------------------------------------------------------------------------- step 1
@@ -173,7 +137,7 @@ async def new(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/applications/new")
+@routes.post("/applications/new", name="applications_create")
 async def create(request: web.Request) -> web.Response:
     form = await request.post()
     slug = str(form.get("app", ""))
@@ -191,7 +155,7 @@ async def create(request: web.Request) -> web.Response:
             definition=definition,
             errors=_problems(error),
         )
-    raise web.HTTPSeeOther(f"{LIST}/new/{draft_id}/dossiers")
+    raise web.HTTPSeeOther(url(request, "applications_draft_dossiers", draft=draft_id))
 
 
 @routes.get("/applications/new/{draft}/definition", name="applications_draft_definition")
@@ -211,7 +175,7 @@ async def draft_definition(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/applications/new/{draft}/definition")
+@routes.post("/applications/new/{draft}/definition", name="applications_draft_definition_save")
 async def save_definition(request: web.Request) -> web.Response:
     hub, actor = _hub(request), _actor(request)
     draft_id = _id(request, "draft")
@@ -233,7 +197,7 @@ async def save_definition(request: web.Request) -> web.Response:
             draft=draft,
             errors=_problems(error),
         )
-    raise web.HTTPSeeOther(f"{LIST}/new/{draft_id}/dossiers")
+    raise web.HTTPSeeOther(url(request, "applications_draft_dossiers", draft=draft_id))
 
 
 # --------------------------------------------------------------------------- step 2
@@ -248,10 +212,9 @@ def _ids(form: MultiDictProxy[Any], name: str) -> list[int]:
     return values
 
 
-def _view_url(draft_id: int, query: str | None, page: int) -> str:
-    params = {k: v for k, v in (("q", query or ""), ("page", str(page))) if v and v != "1"}
-    suffix = f"?{urlencode(params)}" if params else ""
-    return f"{LIST}/new/{draft_id}/dossiers{suffix}"
+def _view_url(request: web.Request, draft_id: int, query: str | None, page: int) -> str:
+    wanted = {"q": query or None, "page": page if page != 1 else None}
+    return url(request, "applications_draft_dossiers", draft=draft_id, query=wanted)
 
 
 @routes.get("/applications/new/{draft}/dossiers", name="applications_draft_dossiers")
@@ -268,7 +231,7 @@ async def dossiers(request: web.Request) -> web.Response:
         hub, actor, draft_id, query, page_number(request.query.get("page"))
     )
     if not picker.draft.entry.takes_dossiers:
-        raise web.HTTPSeeOther(f"{LIST}/new/{draft_id}/summary")
+        raise web.HTTPSeeOther(url(request, "applications_draft_summary", draft=draft_id))
     return await _page(
         request,
         "applications_dossiers.html",
@@ -293,7 +256,7 @@ async def _tick(request: web.Request, form: MultiDictProxy[Any]) -> int:
     )
 
 
-@routes.post("/applications/new/{draft}/dossiers")
+@routes.post("/applications/new/{draft}/dossiers", name="applications_draft_dossiers_save")
 async def dossiers_submit(request: web.Request) -> web.Response:
     hub, actor = _hub(request), _actor(request)
     draft_id = _id(request, "draft")
@@ -310,20 +273,20 @@ async def dossiers_submit(request: web.Request) -> web.Response:
     elif action == "clear":
         await apps.clear_selection(hub, actor, draft_id)
     elif action == "back":
-        raise web.HTTPSeeOther(f"{LIST}/new/{draft_id}/definition")
+        raise web.HTTPSeeOther(url(request, "applications_draft_definition", draft=draft_id))
     elif action == "next":
-        raise web.HTTPSeeOther(f"{LIST}/new/{draft_id}/summary")
+        raise web.HTTPSeeOther(url(request, "applications_draft_summary", draft=draft_id))
     elif action.startswith("page:"):
         page = page_number(action.removeprefix("page:"))
-    raise web.HTTPSeeOther(_view_url(draft_id, query, page))
+    raise web.HTTPSeeOther(_view_url(request, draft_id, query, page))
 
 
 @routes.post("/applications/new/{draft}/selection", name="applications_draft_selection")
 async def selection(request: web.Request) -> web.Response:
     """The picker's script saves each tick at once, so the count is always the server's."""
     count = await _tick(request, await request.post())
-    tn = counted(request[TRANSLATOR])
-    return web.json_response({"count": count, "text": tn("applications.picker.selected", count)})
+    text = request[TRANSLATOR].plural("applications.picker.selected", count)
+    return web.json_response({"count": count, "text": text})
 
 
 # --------------------------------------------------------------------------- step 3
@@ -353,20 +316,14 @@ async def summary(request: web.Request) -> web.Response:
 @routes.post("/applications/new/{draft}/validate", name="applications_draft_validate")
 async def validate(request: web.Request) -> web.Response:
     added = await apps.validate_draft(_hub(request), _actor(request), _id(request, "draft"))
-    await _flash(
-        request,
-        (
-            f"applications.flash.added.{plural(added.dossiers)}",
-            {"label": added.label, "count": added.dossiers},
-        ),
-    )
-    raise web.HTTPSeeOther(LIST)
+    await flash(request, "ok", "applications.flash.added", label=added.label, count=added.dossiers)
+    raise web.HTTPSeeOther(url(request, "applications"))
 
 
 @routes.post("/applications/new/{draft}/cancel", name="applications_draft_cancel")
 async def cancel(request: web.Request) -> web.Response:
     await apps.cancel_draft(_hub(request), _actor(request), _id(request, "draft"))
-    raise web.HTTPSeeOther(LIST)
+    raise web.HTTPSeeOther(url(request, "applications"))
 
 
 # --------------------------------------------------------------------------- edit and delete
@@ -399,7 +356,7 @@ async def _edit_page(
     )
 
 
-@routes.post("/applications/{app}/edit")
+@routes.post("/applications/{app}/edit", name="applications_update")
 async def edit_submit(request: web.Request) -> web.Response:
     hub, actor = _hub(request), _actor(request)
     app_id = _id(request, "app")
@@ -412,8 +369,8 @@ async def edit_submit(request: web.Request) -> web.Response:
         view = await apps.application_for_edit(hub, actor, app_id)
         return await _edit_page(request, view, definition, _problems(error))
     view = await apps.application_for_edit(hub, actor, app_id)
-    await _flash(request, ("applications.flash.updated", {"label": view.entry.label}))
-    raise web.HTTPSeeOther(LIST)
+    await flash(request, "ok", "applications.flash.updated", label=view.entry.label)
+    raise web.HTTPSeeOther(url(request, "applications"))
 
 
 @routes.get("/applications/{app}/delete", name="applications_delete")
@@ -422,35 +379,21 @@ async def confirm_delete(request: web.Request) -> web.Response:
     return await _page(request, "applications_delete.html", {"preview": preview})
 
 
-@routes.post("/applications/{app}/delete")
+@routes.post("/applications/{app}/delete", name="applications_remove")
 async def delete(request: web.Request) -> web.Response:
     done = await apps.delete_application(_hub(request), _actor(request), _id(request, "app"))
-    parts: list[tuple[str, dict[str, Any]]] = [
-        ("applications.flash.deleted", {"label": done.label})
-    ]
+    more: list[tuple[str, dict[str, Any]]] = []
     if done.kind == "platform":
-        parts.append(
-            (f"applications.flash.revoked.{plural(done.revoked)}", {"count": done.revoked})
-        )
+        more.append(("applications.flash.revoked", {"count": done.revoked}))
         if done.mails_sent:
-            parts.append(
-                (f"applications.flash.mailed.{plural(done.mails_sent)}", {"count": done.mails_sent})
-            )
+            more.append(("applications.flash.mailed", {"count": done.mails_sent}))
     elif done.connections:
-        parts.append(
-            (
-                f"applications.flash.disconnected.{plural(done.connections)}",
-                {"count": done.connections},
-            )
-        )
-    await _flash(request, *parts)
+        more.append(("applications.flash.disconnected", {"count": done.connections}))
+    await flash(request, "ok", "applications.flash.deleted", *more, label=done.label)
     if done.mail_failures:
-        await _flash(
-            request,
-            ("applications.flash.mail_failed", {"addresses": ", ".join(done.mail_failures)}),
-            level="warning",
-        )
-    raise web.HTTPSeeOther(LIST)
+        addresses = ", ".join(done.mail_failures)
+        await flash(request, "warning", "applications.flash.mail_failed", addresses=addresses)
+    raise web.HTTPSeeOther(url(request, "applications"))
 
 
 def setup(app: web.Application) -> None:

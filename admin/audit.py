@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.render import render
-from hub.audit_log import AuditEntry, AuditFilters, filter_choices, list_events, parse_filters
+from admin.render import render, url
+from hub.audit import AuditEntry, AuditFilters, filter_choices, list_events, parse_filters
 from hub.i18n import Translator
 
 routes = web.RouteTableDef()
@@ -38,14 +37,14 @@ async def audit(request: web.Request) -> web.Response:
             "choices": choices,
             "action_label": lambda action: _label(t, f"audit.label.{action}", action),
             "target_label": lambda kind: _label(t, f"audit.target.{kind}", kind),
-            "newer_url": _url(filters, before=page.newer) if page.newer else "",
-            "older_url": _url(filters, after=page.older) if page.older else "",
-            "first_url": _url(filters) if page.newer else "",
+            "newer_url": _url(request, filters, before=page.newer) if page.newer else "",
+            "older_url": _url(request, filters, after=page.older) if page.older else "",
+            "first_url": _url(request, filters) if page.newer else "",
         },
     )
 
 
-def _url(filters: AuditFilters, **cursor: str | None) -> str:
+def _url(request: web.Request, filters: AuditFilters, **cursor: str | None) -> str:
     values = {
         "actor": filters.actor,
         "action": filters.action,
@@ -54,8 +53,7 @@ def _url(filters: AuditFilters, **cursor: str | None) -> str:
         "until": filters.until.isoformat() if filters.until else "",
         **cursor,
     }
-    query = urlencode({k: v for k, v in values.items() if v})
-    return "/admin/audit" + (f"?{query}" if query else "")
+    return url(request, "audit", query={k: v for k, v in values.items() if v})
 
 
 def _label(t: Translator, key: str, fallback: str) -> str:
@@ -72,10 +70,7 @@ def _row(t: Translator, entry: AuditEntry) -> dict[str, Any]:
     if entry.action == "staff.updated":
         params["changes"] = _staff_changes(t, entry.details)
     key = f"audit.action.{entry.action}"
-    try:
-        sentence = t(key, **params)
-    except (KeyError, IndexError, ValueError):
-        sentence = key
+    sentence = t(key, **params)
     readable = sentence != key
     return {
         "entry": entry,

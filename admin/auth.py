@@ -12,14 +12,15 @@ import logging
 from aiohttp import web
 from aiohttp_session import get_session
 
+from admin.flash import flash
 from admin.keys import ACTOR, ENTRA, HUB
-from admin.render import render
+from admin.render import render, url
 from admin.security import safe_next, start_session
 from hub.i18n import LANGUAGES
 from hub.settings import DEMO_TENANT_ID, Settings
-from hub.signin import demo_choices, sign_in, sign_out
+from hub.team import demo_choices, sign_in, sign_out
 
-log = logging.getLogger("relais.admin.auth")
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -39,7 +40,6 @@ async def login(request: web.Request) -> web.Response:
             "demo": settings.demo,
             "choices": choices,
             "entra_configured": request.app[ENTRA].configured,
-            "signed_out": request.query.get("signed_out") == "1",
         },
     )
 
@@ -95,7 +95,8 @@ async def logout(request: web.Request) -> web.Response:
     if lang in LANGUAGES:
         # Keep speaking their language on the sign-in page; nothing else survives.
         session["lang"] = lang
-    raise web.HTTPFound("/admin/login?signed_out=1")
+    await flash(request, "ok", "login.signed_out")
+    raise web.HTTPFound(url(request, "login"))
 
 
 @routes.post("/language", name="language")
@@ -107,5 +108,5 @@ async def language(request: web.Request) -> web.Response:
         session["lang"] = lang
     next_value = form.get("next")
     raise web.HTTPFound(
-        safe_next(next_value if isinstance(next_value, str) else None, default="/admin/")
+        safe_next(next_value if isinstance(next_value, str) else None, default=url(request, "home"))
     )

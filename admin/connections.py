@@ -12,14 +12,14 @@ the folder; ``.../connect/dossiers``: step 2, the template file import and the o
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from aiohttp import web
-from aiohttp_session import get_session
 from multidict import MultiDictProxy
 
+from admin.flash import flash
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.render import render
+from admin.render import render, url
 from hub import connections as conn
 from hub import folders as tree
 from hub.errors import Conflict, ImportRejected, InvalidInput
@@ -29,9 +29,6 @@ from hub.paging import page_number, search_term
 from hub.services import Hub
 
 routes = web.RouteTableDef()
-FLASH = "connections_flash"
-FOLDERS = "/admin/folders"
-APPLICATIONS = "/admin/applications"
 # Outcomes listed one by one after an import; beyond, a count says how many more.
 LISTED = 200
 
@@ -61,43 +58,12 @@ def _text(form: MultiDictProxy[Any], name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _plural(count: int) -> str:
-    return "0" if count == 0 else "1" if count == 1 else "n"
-
-
-def _tn(t: Translator) -> Any:
-    def tn(key: str, count: int, **params: Any) -> str:
-        return t(f"{key}.{_plural(count)}", count=count, **params)
-
-    return tn
-
-
-async def _flash(request: web.Request, key: str, level: str = "ok", **params: Any) -> None:
-    session = await get_session(request)
-    messages = list(session.get(FLASH) or [])
-    messages.append({"level": level, "key": key, "params": params})
-    session[FLASH] = messages
-
-
-async def _pop_flash(request: web.Request) -> list[dict[str, Any]]:
-    session = await get_session(request)
-    return list(session.pop(FLASH, None) or [])
-
-
 async def _page(
     request: web.Request, template: str, context: dict[str, Any], *, status: int = 200
 ) -> web.Response:
-    context.setdefault("tn", _tn(request[TRANSLATOR]))
     # These pages belong to the Applications section: keep it highlighted in the navigation.
-    context.setdefault("current", APPLICATIONS)
+    context.setdefault("current", url(request, "applications"))
     return await render(request, template, context, status=status)
-
-
-def _message(t: Translator, key: str, params: dict[str, Any]) -> str:
-    try:
-        return t(key, **params)
-    except (KeyError, IndexError, ValueError):
-        return t(key)
 
 
 # --------------------------------------------------------------------------- the folder tree
@@ -119,7 +85,6 @@ async def _folders_page(
         {
             "tree": view,
             "flat": view.flat(),
-            "flash": await _pop_flash(request),
             "errors": errors or {},
             "form": form or {},
             "rename_id": _int((form or {}).get("rename_id")) or _int(query.get("rename")),
@@ -136,19 +101,19 @@ async def folders(request: web.Request) -> web.Response:
     return await _folders_page(request)
 
 
-@routes.post("/folders")
+@routes.post("/folders", name="folder_add")
 async def folder_add(request: web.Request) -> web.Response:
     form = await request.post()
     name, parent = _text(form, "name"), _int(form.get("parent"))
     try:
         node = await tree.add_folder(_hub(request), _actor(request), name, parent)
     except InvalidInput as error:
-        message = _message(request[TRANSLATOR], error.key, error.params)
+        message = request[TRANSLATOR](error.key, **error.params)
         return await _folders_page(
             request, status=400, errors={"add": message}, form={"name": name, "parent": parent}
         )
-    await _flash(request, "folders.flash.added", path=node.path)
-    raise web.HTTPSeeOther(f"{FOLDERS}#folder-{node.id}")
+    await flash(request, "ok", "folders.flash.added", path=node.path)
+    raise web.HTTPSeeOther(url(request, "folders", fragment=f"folder-{node.id}"))
 
 
 @routes.post(r"/folders/{folder:\d+}/rename", name="folder_rename")
@@ -159,7 +124,7 @@ async def folder_rename(request: web.Request) -> web.Response:
     try:
         done = await tree.rename_folder(_hub(request), _actor(request), folder_id, name)
     except InvalidInput as error:
-        message = _message(request[TRANSLATOR], error.key, error.params)
+        message = request[TRANSLATOR](error.key, **error.params)
         return await _folders_page(
             request,
             status=400,
@@ -167,14 +132,15 @@ async def folder_rename(request: web.Request) -> web.Response:
             form={"rename_id": folder_id, "rename_name": name},
         )
     if done.old_path != done.new_path:
-        await _flash(
+        await flash(
             request,
-            f"folders.flash.renamed.{_plural(done.subfolders)}",
+            "ok",
+            "folders.flash.renamed",
             old=done.old_path,
             path=done.new_path,
             count=done.subfolders,
         )
-    raise web.HTTPSeeOther(f"{FOLDERS}#folder-{folder_id}")
+    raise web.HTTPSeeOther(url(request, "folders", fragment=f"folder-{folder_id}"))
 
 
 @routes.get(r"/folders/{folder:\d+}/delete", name="folder_delete")
@@ -185,7 +151,7 @@ async def folder_delete_confirm(request: web.Request) -> web.Response:
     )
 
 
-@routes.post(r"/folders/{folder:\d+}/delete")
+@routes.post(r"/folders/{folder:\d+}/delete", name="folder_remove")
 async def folder_delete(request: web.Request) -> web.Response:
     hub, actor, folder_id = _hub(request), _actor(request), _id(request, "folder")
     try:
@@ -193,36 +159,34 @@ async def folder_delete(request: web.Request) -> web.Response:
     except Conflict as refused:
         # Used since the confirmation page was shown: say what uses it, on the tree.
         return await _folders_page(
-            request, status=409, refusal=_message(request[TRANSLATOR], refused.key, refused.params)
+            request, status=409, refusal=request[TRANSLATOR](refused.key, **refused.params)
         )
-    await _flash(
-        request,
-        f"folders.flash.deleted.{_plural(usage.subfolders)}",
-        path=usage.path,
-        count=usage.subfolders,
-    )
-    raise web.HTTPSeeOther(FOLDERS)
+    await flash(request, "ok", "folders.flash.deleted", path=usage.path, count=usage.subfolders)
+    raise web.HTTPSeeOther(url(request, "folders"))
 
 
 # --------------------------------------------------------------------------- step 1: the folder
 
 
-def _start_url(app_id: int, folder_id: int | None = None) -> str:
-    suffix = f"?folder={folder_id}" if folder_id else ""
-    return f"{APPLICATIONS}/{app_id}/connect{suffix}"
+def _start_url(request: web.Request, app_id: int, folder_id: int | None = None) -> str:
+    return url(request, "connect", app=app_id, query={"folder": folder_id or None})
 
 
 def _board_url(
-    app_id: int, folder_id: int, query: str | None = None, page: int = 1, connected: bool = False
+    request: web.Request,
+    app_id: int,
+    folder_id: int,
+    query: str | None = None,
+    page: int = 1,
+    connected: bool = False,
 ) -> str:
-    params = {"folder": str(folder_id)}
-    if query:
-        params["q"] = query
-    if connected:
-        params["show"] = "connected"
-    if page > 1:
-        params["page"] = str(page)
-    return f"{APPLICATIONS}/{app_id}/connect/dossiers?{urlencode(params)}"
+    wanted = {
+        "folder": folder_id,
+        "q": query or None,
+        "show": "connected" if connected else None,
+        "page": page if page > 1 else None,
+    }
+    return url(request, "connect_dossiers", app=app_id, query=wanted)
 
 
 @routes.get(r"/applications/{app:\d+}/connect", name="connect")
@@ -249,14 +213,13 @@ async def _start_page(
             "chosen": chosen,
             "apply_connected": apply_connected,
             "error": error,
-            "flash": await _pop_flash(request),
             "step": 1,
         },
         status=400 if error else 200,
     )
 
 
-@routes.post(r"/applications/{app:\d+}/connect")
+@routes.post(r"/applications/{app:\d+}/connect", name="connect_folder")
 async def connect_folder(request: web.Request) -> web.Response:
     hub, actor, app_id = _hub(request), _actor(request), _id(request, "app")
     form = await request.post()
@@ -266,16 +229,13 @@ async def connect_folder(request: web.Request) -> web.Response:
         done = await conn.choose_folder(hub, actor, app_id, folder_id, apply_connected)
     except InvalidInput as error:
         view = await conn.start(hub, actor, app_id)
-        message = _message(request[TRANSLATOR], error.key, error.params)
+        message = request[TRANSLATOR](error.key, **error.params)
         return await _start_page(
             request, view, folder_id, apply_connected=apply_connected, error=message
         )
     if apply_connected:
-        await _flash(
-            request, f"connections.flash.applied.{_plural(done.added)}", folder=done.path,
-            count=done.added,
-        )  # fmt: skip
-    raise web.HTTPSeeOther(_board_url(app_id, done.folder_id))
+        await flash(request, "ok", "connections.flash.applied", folder=done.path, count=done.added)
+    raise web.HTTPSeeOther(_board_url(request, app_id, done.folder_id))
 
 
 # --------------------------------------------------------------------------- step 2: the dossiers
@@ -302,7 +262,6 @@ async def _board_page(
         "app": view.app,
         "raw_query": raw_query if raw_query else (query or ""),
         "search_error": search_error,
-        "flash": await _pop_flash(request),
         "step": 2,
         "outcomes": [],
         "imported": None,
@@ -312,13 +271,13 @@ async def _board_page(
         "errors": {},
         "submitted": {},
         "listed": LISTED,
-        "page_url": _board_url(app_id, folder_id, query, 1, connected) + "&page=",
-        "all_url": _board_url(app_id, folder_id, query),
-        "connected_url": _board_url(app_id, folder_id, query, connected=True),
-        "clear_url": _board_url(app_id, folder_id, connected=connected),
-        "start_url": _start_url(app_id, folder_id),
+        "page_url": _board_url(request, app_id, folder_id, query, 1, connected) + "&page=",
+        "all_url": _board_url(request, app_id, folder_id, query),
+        "connected_url": _board_url(request, app_id, folder_id, query, connected=True),
+        "clear_url": _board_url(request, app_id, folder_id, connected=connected),
+        "start_url": _start_url(request, app_id, folder_id),
         # After a POST the page is rendered in place: the language switch comes back to the list.
-        "here": _board_url(app_id, folder_id, query, page, connected),
+        "here": _board_url(request, app_id, folder_id, query, page, connected),
     }
     context.update(extra)
     return await _page(request, "connections_dossiers.html", context, status=status)
@@ -329,13 +288,13 @@ async def connect_dossiers(request: web.Request) -> web.Response:
     app_id = _id(request, "app")
     folder_id = _int(request.query.get("folder"))
     if folder_id is None:
-        raise web.HTTPSeeOther(_start_url(app_id))
+        raise web.HTTPSeeOther(_start_url(request, app_id))
     raw = request.query.get("q", "")
     search_error = ""
     try:
         query = search_term(raw)
     except InvalidInput as error:
-        query, search_error = None, _message(request[TRANSLATOR], error.key, error.params)
+        query, search_error = None, request[TRANSLATOR](error.key, **error.params)
     return await _board_page(
         request,
         app_id,
@@ -368,13 +327,13 @@ def _entries(form: MultiDictProxy[Any]) -> list[conn.Entry]:
     return entries
 
 
-@routes.post(r"/applications/{app:\d+}/connect/dossiers")
+@routes.post(r"/applications/{app:\d+}/connect/dossiers", name="connect_dossiers_save")
 async def connect_dossiers_save(request: web.Request) -> web.Response:
     hub, actor, app_id = _hub(request), _actor(request), _id(request, "app")
     form = await request.post()
     folder_id = _int(form.get("folder"))
     if folder_id is None:
-        raise web.HTTPSeeOther(_start_url(app_id))
+        raise web.HTTPSeeOther(_start_url(request, app_id))
     try:
         query = search_term(_text(form, "q"))
     except InvalidInput:
@@ -416,7 +375,7 @@ async def connect_import(request: web.Request) -> web.Response:
     form = await request.post()
     folder_id = _int(form.get("folder"))
     if folder_id is None:
-        raise web.HTTPSeeOther(_start_url(app_id))
+        raise web.HTTPSeeOther(_start_url(request, app_id))
     args = (request, app_id, folder_id, None, 1, False)
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
@@ -432,7 +391,7 @@ async def connect_import(request: web.Request) -> web.Response:
         return await _board_page(
             *args,
             status=400,
-            file_error=_message(t, error.key, error.params),
+            file_error=t(error.key, **error.params),
             filename=filename,
         )
     return await _board_page(*args, imported=imported, filename=filename)
@@ -442,7 +401,7 @@ def _reason(t: Translator, reason: str) -> str:
     key = getattr(reason, "key", None)
     if not key:
         return reason
-    return _message(t, key, dict(getattr(reason, "values", {})))
+    return t(key, **dict(getattr(reason, "values", {})))
 
 
 @routes.get(r"/applications/{app:\d+}/connect/template.csv", name="connect_template")

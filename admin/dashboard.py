@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
-from aiohttp_session import get_session
 
+from admin.flash import flash
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.render import render
+from admin.render import render, url
 from hub.dashboards import (
     CSV_COLUMNS,
     Activity,
@@ -37,14 +36,13 @@ from hub.dashboards import (
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.history import MAX_RETRY, retry_deliveries
 from hub.i18n import Translator
-from hub.notifications import CHOICES, failure_notices_of, set_failure_notices
+from hub.notices import CHOICES, failure_notices_of, set_failure_notices
 from hub.settings import Settings
 
 routes = web.RouteTableDef()
 
-FLASH = "dashboard_flash"
-# The notices form's own message, shown beside the form (the page opens at it, not at the top).
-NOTICES_FLASH = "dashboard_notices_flash"
+# The notices form's own message is about it: shown beside the form (the page opens at it).
+NOTICES = "notices"
 VIEWS = ("failures", "activity")
 # Series colours of the activity chart (the panel's accent first), and the chart's geometry.
 PALETTE = ("#1d4ed8", "#0f766e", "#b45309", "#7c3aed", "#be185d", "#475569")
@@ -60,10 +58,8 @@ async def dashboard(request: web.Request) -> web.Response:
     t: Translator = request[TRANSLATOR]
     view = request.query.get("view", "failures")
     view = view if view in VIEWS else "failures"
-    session = await get_session(request)
     context: dict[str, Any] = {
         "view": view,
-        "flash": session.pop(FLASH, None),
         "when": lambda at: _when(t, at),
         "reason_label": lambda reason: _reason(t, reason),
         "reason_fix": lambda reason: _fix(t, reason),
@@ -89,7 +85,7 @@ async def dashboard(request: web.Request) -> web.Response:
     counts = await failure_counts(hub, actor, filters)
     trend = await failure_trend(hub, actor, filters=filters)
     choices = await filter_choices(hub, actor)
-    base = _url(filters)
+    base = _url(request, filters)
     context |= {
         "filters": filters,
         "filter_error": filter_error,
@@ -98,17 +94,17 @@ async def dashboard(request: web.Request) -> web.Response:
         "trend": _trend_chart(t, trend),
         "trend_total": sum(d.count for d in trend),
         "choices": choices,
-        "next_url": _url(filters, after=page.next_after) if page.next_after else "",
+        "next_url": _url(request, filters, after=page.next_after) if page.next_after else "",
         "first_url": base if after else "",
-        "csv_url": "/admin/dashboard/failures.csv" + _query(filters),
+        "csv_url": url(request, "dashboard_csv", query=filters.query()),
         "filter_query": filters.query(),
         "can_retry": actor.is_staff and any(row.may_retry for row in page.items),
         "max_retry": MAX_RETRY,
-        "reason_url": lambda reason: _url(_with(filters, reason=reason)),
-        "application_url": lambda app_id: _url(_with(filters, application=app_id)),
+        "reason_url": lambda reason: _url(request, _with(filters, reason=reason)),
+        "application_url": lambda app_id: _url(request, _with(filters, application=app_id)),
         "notice_choices": CHOICES,
         "notice_choice": await failure_notices_of(hub, actor) if actor.is_staff else "",
-        "notices_flash": session.pop(NOTICES_FLASH, None),
+        "notices_about": NOTICES,
         "digest_at": _digest_at(hub.settings),
     }
     return await render(request, "dashboard.html", context)
@@ -126,13 +122,9 @@ def _with(filters: FailureFilters, **changes: Any) -> FailureFilters:
     return FailureFilters(**values)
 
 
-def _query(filters: FailureFilters, **extra: str | None) -> str:
+def _url(request: web.Request, filters: FailureFilters, **extra: str | None) -> str:
     values = {**filters.query(), **{k: v for k, v in extra.items() if v}}
-    return f"?{urlencode(values)}" if values else ""
-
-
-def _url(filters: FailureFilters, **extra: str | None) -> str:
-    return "/admin/dashboard" + _query(filters, **extra)
+    return url(request, "dashboard", query=values)
 
 
 # --------------------------------------------------------------------------- retry
@@ -147,7 +139,6 @@ async def retry_failures(request: web.Request) -> web.Response:
         filters = parse_failure_filters(raw)
     except InvalidInput:
         filters = FailureFilters()
-    message: dict[str, Any]
     try:
         if form.get("scope") == "matching":
             result = await retry_matching(hub, actor, filters)
@@ -158,18 +149,23 @@ async def retry_failures(request: web.Request) -> web.Response:
             if not ids:
                 raise InvalidInput("nothing selected", key="dashboard.retry.none_selected")
             result = await retry_deliveries(hub, actor, ids)
-        message = {
-            "level": "ok" if result.retried else "error",
-            "key": "dashboard.retry.done" if result.retried else "dashboard.retry.nothing",
-            "count": result.retried,
-            "remaining": result.remaining,
-            "refused": result.refused,
-        }
     except (InvalidInput, PermissionDenied, NotFound) as error:
-        message = {"level": "error", "key": error.key, "params": error.params}
-    session = await get_session(request)
-    session[FLASH] = message
-    raise web.HTTPSeeOther(_url(filters))
+        await flash(request, "error", error.key, **error.params)
+    else:
+        await _retried(request, result.retried, result.remaining, result.refused)
+    raise web.HTTPSeeOther(_url(request, filters))
+
+
+async def _retried(request: web.Request, retried: int, remaining: int, refused: int) -> None:
+    if not retried:
+        await flash(request, "error", "dashboard.retry.nothing")
+        return
+    more: list[tuple[str, dict[str, Any]]] = []
+    if remaining:
+        more.append(("dashboard.retry.remaining", {"count": remaining, "max": retried}))
+    if refused:
+        more.append(("dashboard.retry.refused", {"count": refused}))
+    await flash(request, "ok", "dashboard.retry.done", *more, count=retried)
 
 
 # --------------------------------------------------------------------------- notices in Teams
@@ -181,19 +177,14 @@ async def save_notices(request: web.Request) -> web.Response:
     hub, actor = request.config_dict[HUB], request[ACTOR]
     form = await request.post()
     choice = form.get("failure_notices")
-    message: dict[str, Any]
     try:
         saved = await set_failure_notices(hub, actor, choice if isinstance(choice, str) else "")
-        message = {
-            "level": "ok",
-            "key": f"dashboard.notices.saved.{saved}",
-            "params": _digest_at(hub.settings),
-        }
     except (InvalidInput, PermissionDenied) as error:
-        message = {"level": "error", "key": error.key, "params": error.params}
-    session = await get_session(request)
-    session[NOTICES_FLASH] = message
-    raise web.HTTPSeeOther("/admin/dashboard#notices")
+        await flash(request, "error", error.key, about=NOTICES, **error.params)
+    else:
+        key = f"dashboard.notices.saved.{saved}"
+        await flash(request, "ok", key, about=NOTICES, **_digest_at(hub.settings))
+    raise web.HTTPSeeOther(url(request, "dashboard", fragment=NOTICES))
 
 
 def _digest_at(settings: Settings) -> dict[str, str]:
@@ -238,9 +229,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 
 def _when(t: Translator, at: datetime | None) -> str:
-    if at is None:
-        return ""
-    return at.strftime("%d/%m/%Y %H:%M" if t.lang == "fr" else "%Y-%m-%d %H:%M")
+    return "" if at is None else t.datetime(at)
 
 
 def _reason(t: Translator, reason: str) -> str:
@@ -347,7 +336,7 @@ def _trend_chart(t: Translator, trend: list[DayCount]) -> Chart:
 
 
 def _day(t: Translator, day: Any) -> str:
-    return str(day.strftime("%d/%m/%Y" if t.lang == "fr" else "%Y-%m-%d"))
+    return t.date(day)
 
 
 def _activity_chart(t: Translator, figures: Activity) -> Chart:

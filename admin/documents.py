@@ -1,8 +1,8 @@
 """A dossier's folders and documents (upload), a document's history, and the firm's API tokens
 for the REST API.
 
-Each handler reads the request, calls one use-case (:mod:`hub.folders_view`,
-:mod:`hub.documents`, :mod:`hub.history`, :mod:`hub.tokens`) and renders; rights and firm scoping
+Each handler reads the request, calls one use-case (:mod:`hub.documents`,
+:mod:`hub.history`, :mod:`hub.tokens`) and renders; rights and firm scoping
 live there.
 
 A document's history (``/documents/{id}/history``) is a page of its own, and, asked with
@@ -17,29 +17,23 @@ a result per file does not fit in the session cookie.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.web_request import FileField
-from aiohttp_session import get_session
 
+from admin.flash import flash
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.notices import flash, notice
-from admin.render import render
+from admin.render import render, url
 from hub import tokens
-from hub.documents import MAX_DOCUMENT_SIZE, receive_document
+from hub.documents import MAX_DOCUMENT_SIZE, folder_view, receive_document, require_readable
 from hub.errors import InvalidInput, NotFound, PermissionDenied, RelaisError
-from hub.folders_view import folder_view, require_readable
 from hub.history import DocumentHistory, document_history, retry_deliveries
 from hub.i18n import Translator
 from hub.paging import page_number
 from hub.rights import require_staff
 
 routes = web.RouteTableDef()
-NOTICE = "tokens_notice"
-HISTORY_FLASH = "history_flash"
 # The panel's request body limit (the app's client_max_size) bounds one upload form.
 MAX_FILES = 20
 
@@ -53,42 +47,18 @@ class FileResult:
     reason: str = ""
 
 
-def human_size(size: int, lang: str) -> str:
-    units = ("o", "Ko", "Mo", "Go") if lang == "fr" else ("B", "KB", "MB", "GB")
-    value = float(size)
-    for unit in units:
-        if value < 1024 or unit == units[-1]:
-            whole = unit == units[0] or value >= 100 or value.is_integer()
-            text = f"{value:.0f}" if whole else f"{value:.1f}"
-            return f"{text.replace('.', ',') if lang == 'fr' else text} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def when(moment: datetime, lang: str, *, seconds: bool = False) -> str:
-    """The panel's dates (UTC, as stored): 23/11/2026 14:05 in French, 2026-11-23 14:05 in
-    English; with ``seconds`` for attempts, which may follow each other within a minute."""
-    clock = "%H:%M:%S" if seconds else "%H:%M"
-    return moment.strftime(("%d/%m/%Y " if lang == "fr" else "%Y-%m-%d ") + clock)
-
-
 def _refusal(t: Translator, error: RelaisError) -> str:
     params = dict(error.params)
     if isinstance(params.get("limit"), int):
-        params["limit"] = human_size(params["limit"], t.lang)
-    try:
-        return t(error.key, **params)
-    except (KeyError, IndexError, ValueError):
-        return t(error.key)
+        params["limit"] = t.size(params["limit"])
+    return t(error.key, **params)
 
 
-def _documents_url(code: str, folder: str | None = None, page: int | None = None) -> str:
-    query: dict[str, str | int] = {}
-    if folder:
-        query["folder"] = folder
-    if page and page > 1:
-        query["page"] = page
-    return f"/admin/dossiers/{code}/documents" + (f"?{urlencode(query)}" if query else "")
+def _documents_url(
+    request: web.Request, code: str, folder: str | None = None, page: int | None = None
+) -> str:
+    query = {"folder": folder or None, "page": page if page and page > 1 else None}
+    return url(request, "dossier_documents", code=code, query=query)
 
 
 async def _page(
@@ -106,7 +76,7 @@ async def _page(
         folder,
         page=page_number(request.query.get("page")),
     )
-    lang = request[TRANSLATOR].lang
+    selected = view.selected.path if view.selected else None
     return await render(
         request,
         "documents.html",
@@ -114,12 +84,10 @@ async def _page(
             "view": view,
             "results": results or [],
             "problem": problem,
-            "size": lambda n: human_size(n, lang),
-            "when": lambda moment: when(moment, lang),
-            "url": _documents_url,
-            "limit": human_size(MAX_DOCUMENT_SIZE, lang),
+            "folder_url": lambda *args: _documents_url(request, *args),
+            "limit": request[TRANSLATOR].size(MAX_DOCUMENT_SIZE),
             # After an upload (a POST) the language switch comes back to this folder's page.
-            "here": _documents_url(view.code, view.selected.path if view.selected else None),
+            "here": _documents_url(request, view.code, selected),
         },
         status=status,
     )
@@ -169,8 +137,9 @@ async def upload(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------- history
 
 
-def _history_url(document_id: int, *, partial: bool = False) -> str:
-    return f"/admin/documents/{document_id}/history" + ("?partial=1" if partial else "")
+def _history_url(request: web.Request, document_id: int, *, partial: bool = False) -> str:
+    query = {"partial": 1 if partial else None}
+    return url(request, "document_history", document_id=document_id, query=query)
 
 
 def _label(t: Translator, prefix: str, value: str) -> str:
@@ -193,36 +162,18 @@ async def history_page(request: web.Request) -> web.Response:
     require_staff(actor)
     history = await document_history(hub, actor, int(request.match_info["document_id"]))
     t: Translator = request[TRANSLATOR]
-    lang = t.lang
-    session = await get_session(request)
-    stored = session.pop(HISTORY_FLASH, None)
-    flash_message: dict[str, Any] | None = None
-    if isinstance(stored, dict):
-        try:
-            text = t(str(stored.get("key")), **dict(stored.get("params") or {}))
-        except (KeyError, IndexError, ValueError):
-            text = t(str(stored.get("key")))
-        flash_message = {
-            "level": str(stored.get("level", "ok")),
-            "text": text,
-            "delivery": stored.get("delivery"),  # the send it is about, shown there
-        }
     partial = request.query.get("partial") == "1"
     context: dict[str, Any] = {
         "history": history,
-        "flash": flash_message,
-        "size": lambda n: human_size(n, lang),
-        "when": lambda moment: when(moment, lang),
-        "when_s": lambda moment: when(moment, lang, seconds=True),
         "reason_label": lambda reason: _label(t, "dashboard.reason", reason),
         "reason_fix": lambda reason: _fix(t, reason),
-        "folder_url": _documents_url(history.dossier_code, history.folder),
-        "retry_url": _history_url(history.id) + "/retry",
+        "folder_url": _documents_url(request, history.dossier_code, history.folder),
+        "retry_url": url(request, "document_history_retry", document_id=history.id),
         "partial": partial,
         # A document belongs to the dossiers: that item of the navigation stays lit.
-        "current": "/admin/dossiers",
+        "current": url(request, "dossiers"),
         # The language switch of the whole page comes back here, never to the fragment.
-        "here": _history_url(history.id),
+        "here": _history_url(request, history.id),
     }
     template = "documents_history_body.html" if partial else "documents_history.html"
     return await render(request, template, context)
@@ -237,25 +188,24 @@ async def history_retry(request: web.Request) -> web.Response:
     raw = form.get("delivery")
     wanted = int(raw) if isinstance(raw, str) and raw.isdigit() else None
     label = _delivery_label(history, wanted)
-    message: dict[str, Any]
     if wanted is None or label is None:
         # Not a send of this document (a stale or hand-made form): nothing to do here.
-        message = {"level": "error", "key": "history.retry.nothing", "params": {}}
+        await flash(request, "error", "history.retry.nothing")
     else:
+        # The message is about that send: the history shows it there, where the button was.
         try:
             result = await retry_deliveries(hub, actor, [wanted])
         except (InvalidInput, PermissionDenied, NotFound) as refused:
-            message = {"level": "error", "key": refused.key, "params": refused.params}
+            await flash(request, "error", refused.key, about=wanted, **refused.params)
         else:
-            done = bool(result.retried)
-            message = {
-                "level": "ok" if done else "error",
-                "key": "history.retry.done" if done else "history.retry.nothing",
-                "params": {"application": label},
-            }
-    session = await get_session(request)
-    session[HISTORY_FLASH] = {**message, "delivery": wanted if label is not None else None}
-    raise web.HTTPSeeOther(_history_url(history.id, partial=form.get("partial") == "1"))
+            level, key = (
+                ("ok", "history.retry.done")
+                if result.retried
+                else ("error", "history.retry.nothing")
+            )
+            await flash(request, level, key, about=wanted, application=label)
+    partial = form.get("partial") == "1"
+    raise web.HTTPSeeOther(_history_url(request, history.id, partial=partial))
 
 
 def _delivery_label(history: DocumentHistory, delivery_id: int | None) -> str | None:
@@ -278,7 +228,6 @@ async def _tokens_page(
     status: int = 200,
 ) -> web.Response:
     rows = await tokens.list_tokens(request.config_dict[HUB], request[ACTOR])
-    lang = request[TRANSLATOR].lang
     base = request.url.origin() if request.url.is_absolute() else ""
     return await render(
         request,
@@ -288,8 +237,6 @@ async def _tokens_page(
             "created": created,
             "label": label,
             "problem": problem,
-            "notice": await notice(request, NOTICE),
-            "when": lambda moment: when(moment, lang),
             "api_base": f"{base}/api/v1",
         },
         status=status,
@@ -319,8 +266,8 @@ async def tokens_revoke(request: web.Request) -> web.Response:
     label = await tokens.revoke_token(
         request.config_dict[HUB], request[ACTOR], int(request.match_info["token_id"])
     )
-    await flash(request, NOTICE, "tokens.revoked", label=label)
-    raise web.HTTPFound("/admin/tokens")
+    await flash(request, "ok", "tokens.revoked", label=label)
+    raise web.HTTPFound(url(request, "tokens"))
 
 
 def setup(app: web.Application) -> None:

@@ -17,7 +17,7 @@ import msal
 from hub.errors import ConfigurationError, NotRecognised
 from hub.settings import Settings
 
-log = logging.getLogger("relais.admin.entra")
+log = logging.getLogger(__name__)
 
 # Entra answers by redirecting the browser back with ``?code=…&state=…`` (response_mode=query),
 # not by a cross-site form POST: the session cookie is SameSite=Lax, which browsers do not send

@@ -8,20 +8,19 @@ else is logged with its traceback and shown as a generic apology (never a stack 
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp_session import Session, get_session
 
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.render import render
+from admin.render import render, url
 from admin.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, request_language
 from hub.errors import NotRecognised, RelaisError
 from hub.i18n import Translator
 from hub.identity import staff_actor_by_id
 
-log = logging.getLogger("relais.admin")
+log = logging.getLogger(__name__)
 
 # Routes anyone may open; every other panel page needs a signed-in person.
 PUBLIC_ROUTES = frozenset(
@@ -56,13 +55,6 @@ def _kind(status: int) -> str:
     return kinds.get(status, "server" if status >= 500 else "bad_request")
 
 
-def _message(translator: Translator, exc: RelaisError) -> str:
-    try:
-        return translator(exc.key, **exc.params)
-    except (KeyError, IndexError, ValueError):
-        return translator(exc.key)
-
-
 async def _error_page(
     request: web.Request, status: int, kind: str, message: str = ""
 ) -> web.Response:
@@ -84,7 +76,9 @@ async def _error_page(
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     session = await get_session(request)
-    request[TRANSLATOR] = Translator("admin", request_language(request, session))
+    # The panel states its times in UTC ("Times in UTC.", "Date (UTC)"), as stored: its translator
+    # formats in UTC rather than in the firm's zone (notice_timezone), which the bot and mails use.
+    request[TRANSLATOR] = Translator("admin", request_language(request, session), "UTC")
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -96,12 +90,12 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except NotRecognised as exc:
         log.info("not recognised on %s: %s", request.path, exc)
         return await _error_page(
-            request, exc.status, "not_recognised", _message(request[TRANSLATOR], exc)
+            request, exc.status, "not_recognised", request[TRANSLATOR](exc.key, **exc.params)
         )
     except RelaisError as exc:
         if exc.status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.path, exc)
-        message = _message(request[TRANSLATOR], exc)
+        message = request[TRANSLATOR](exc.key, **exc.params)
         return await _error_page(request, exc.status, _kind(exc.status), message)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
@@ -134,8 +128,8 @@ async def signed_in(request: web.Request, handler: Handler) -> web.StreamRespons
     known = await _load_actor(request, session)
     public = request.match_info.route.name in PUBLIC_ROUTES
     if not known and not public and request.match_info.http_exception is None:
-        query = urlencode({"next": request.path_qs}) if request.method == "GET" else ""
-        raise web.HTTPFound("/admin/login" + (f"?{query}" if query else ""))
+        query = {"next": request.path_qs} if request.method == "GET" else None
+        raise web.HTTPFound(url(request, "login", query=query))
     return await handler(request)
 
 

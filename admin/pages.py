@@ -43,6 +43,5 @@ def setup(app: web.Application) -> None:
     taken = {resource.name for resource in app.router.resources()}
     for item in NAV:
         if item.name not in taken:
-            app.router.add_get(
-                item.path.removeprefix("/admin"), _section(item.name), name=item.name
-            )
+            path = item.path.removeprefix("/admin")
+            app.router.add_get(path, _section(item.name), name=item.name)

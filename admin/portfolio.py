@@ -1,11 +1,11 @@
 """Portfolio, Dossiers and Contacts: lists, the per-dossier applications dialog, propose a service.
 
 Each handler reads the request, calls one use-case of :mod:`hub.portfolio`,
-:mod:`hub.directory` or :mod:`hub.offers`, and renders or redirects; rights and firm scoping live
+:mod:`hub.contacts` or :mod:`hub.offers`, and renders or redirects; rights and firm scoping live
 there. The applications dialog is a page of its own (so everything works without JavaScript) that
 ``portfolio.js`` also opens as a modal by asking for its ``partial=1`` fragment. Saving it is
-"propose a service": offers go to the contacts in Teams through the bot's courier, exactly as
-from the bot, and the page says which were sent and which stay pending, and why.
+"propose a service": offers go to the contacts in Teams through :func:`hub.offers.deliver_offers`,
+exactly as from the bot, and the page says which were sent and which stay pending, and why.
 """
 
 from __future__ import annotations
@@ -13,26 +13,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from admin.flash import flash
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.notices import flash, notice
-from admin.render import render
+from admin.render import render, url
 from admin.security import safe_next
-from hub import directory, invitations, offers, portfolio
+from hub import contacts, offers, portfolio
 from hub.errors import InvalidInput
 from hub.i18n import Translator
 from hub.offers import SaveResult, Undelivered
 from hub.paging import Page, page_number, search_term
 from hub.portfolio import ApplicationsDialog
-from relais.keys import COURIER
 
 routes = web.RouteTableDef()
-NOTICE = "portfolio_notice"
-HOME = "/admin/portfolio"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -113,11 +109,14 @@ def _saved_message(
     return " ".join(parts)
 
 
-def _dialog_url(code: str, back: str, contact_id: int | None = None) -> str:
-    query: dict[str, str | int] = {"next": back}
-    if contact_id is not None:
-        query["contact"] = contact_id
-    return f"/admin/dossiers/{code}/applications?{urlencode(query)}"
+def _dialog_url(request: web.Request) -> Callable[..., str]:
+    """``dialog_url(code, back, contact_id=None)`` for the templates: a dossier's dialog."""
+
+    def dialog_url(code: str, back: str, contact_id: int | None = None) -> str:
+        query = {"next": back, "contact": contact_id}
+        return url(request, "dossier_applications", code=code, query=query)
+
+    return dialog_url
 
 
 # --------------------------------------------------------------------------- lists
@@ -142,8 +141,7 @@ async def portfolio_page(request: web.Request) -> web.Response:
             "q": raw,
             "searched": term,
             "search_problem": problem,
-            "notice": await notice(request, NOTICE),
-            "dialog_url": _dialog_url,
+            "dialog_url": _dialog_url(request),
             "list_query": {"scope": view.scope, "q": raw},
         },
     )
@@ -167,18 +165,18 @@ async def _search_list(
     )
     context: dict[str, Any] = {"page": page, "q": raw, "searched": term, "search_problem": problem}
     if with_dialog:
-        context |= {"notice": await notice(request, NOTICE), "dialog_url": _dialog_url}
+        context |= {"dialog_url": _dialog_url(request)}
     return await render(request, template, {**context, "list_query": {"q": raw}})
 
 
 @routes.get("/dossiers", name="dossiers")
 async def dossiers_page(request: web.Request) -> web.Response:
-    return await _search_list(request, "dossiers.html", directory.list_dossiers, with_dialog=True)
+    return await _search_list(request, "dossiers.html", portfolio.list_dossiers, with_dialog=True)
 
 
 @routes.get("/contacts", name="contacts")
 async def contacts_page(request: web.Request) -> web.Response:
-    return await _search_list(request, "contacts.html", directory.list_contacts, with_dialog=False)
+    return await _search_list(request, "contacts.html", contacts.list_contacts, with_dialog=False)
 
 
 # --------------------------------------------------------------------------- a contact
@@ -193,15 +191,14 @@ async def render_contact(
 ) -> web.Response:
     """A contact's General tab, with their invitation; ``problem`` is what stopped an action."""
     hub, actor = request.config_dict[HUB], request[ACTOR]
-    contact = await directory.contact_card(hub, actor, contact_id)
+    contact = await contacts.contact_card(hub, actor, contact_id)
     return await render(
         request,
         "contacts_detail.html",
         {
             "contact": contact,
             "tab": "general",
-            "notice": await notice(request, NOTICE),
-            "invitation": await invitations.contact_invitation(hub, actor, contact_id),
+            "invitation": await contacts.contact_invitation(hub, actor, contact_id),
             "problem": problem,
         },
         status=status,
@@ -216,14 +213,14 @@ async def contact_page(request: web.Request) -> web.Response:
 @routes.get(r"/contacts/{contact_id:\d+}/dossiers", name="contact_dossiers")
 async def contact_dossiers_page(request: web.Request) -> web.Response:
     hub, actor, contact_id = request.config_dict[HUB], request[ACTOR], _contact_id(request)
-    contact = await directory.contact_card(hub, actor, contact_id)
-    linked = await directory.contact_dossiers(
+    contact = await contacts.contact_card(hub, actor, contact_id)
+    linked = await contacts.contact_dossiers(
         hub, actor, contact_id, page=page_number(request.query.get("page"))
     )
     raw, term, problem = _search(request)
     found = None
     if term:
-        found = await directory.dossiers_to_link(
+        found = await contacts.dossiers_to_link(
             hub, actor, contact_id, term, page=page_number(request.query.get("found_page"))
         )
     return await render(
@@ -237,9 +234,8 @@ async def contact_dossiers_page(request: web.Request) -> web.Response:
             "q": raw,
             "searched": term,
             "search_problem": problem,
-            "notice": await notice(request, NOTICE),
-            "dialog_url": _dialog_url,
-            "invitation": await invitations.contact_invitation(hub, actor, contact_id),
+            "dialog_url": _dialog_url(request),
+            "invitation": await contacts.contact_invitation(hub, actor, contact_id),
             "problem": None,
         },
     )
@@ -250,19 +246,19 @@ async def contact_link(request: web.Request) -> web.Response:
     contact_id = _contact_id(request)
     form = await request.post()
     code = str(form.get("code", "")).strip()
-    await directory.link_dossier(request.config_dict[HUB], request[ACTOR], contact_id, code)
-    await flash(request, NOTICE, "contacts.linked", dossier=code)
-    raise web.HTTPFound(f"/admin/contacts/{contact_id}/dossiers")
+    await contacts.link_dossier(request.config_dict[HUB], request[ACTOR], contact_id, code)
+    await flash(request, "ok", "contacts.linked", dossier=code)
+    raise web.HTTPFound(url(request, "contact_dossiers", contact_id=contact_id))
 
 
 @routes.post(r"/contacts/{contact_id:\d+}/dossiers/{code}/unlink", name="contact_unlink")
 async def contact_unlink(request: web.Request) -> web.Response:
     contact_id, code = _contact_id(request), request.match_info["code"]
-    revoked = await directory.unlink_dossier(
+    revoked = await contacts.unlink_dossier(
         request.config_dict[HUB], request[ACTOR], contact_id, code
     )
-    await flash(request, NOTICE, "contacts.unlinked", dossier=code, revoked=revoked)
-    raise web.HTTPFound(f"/admin/contacts/{contact_id}/dossiers")
+    await flash(request, "ok", "contacts.unlinked", dossier=code, revoked=revoked)
+    raise web.HTTPFound(url(request, "contact_dossiers", contact_id=contact_id))
 
 
 # --------------------------------------------------------------------------- the dialog
@@ -310,14 +306,16 @@ async def dossier_applications(request: web.Request) -> web.Response:
         request.match_info["code"],
         contact_id=_preselected(request),
     )
-    return await _render_dialog(request, dialog, safe_next(request.query.get("next"), HOME))
+    return await _render_dialog(
+        request, dialog, safe_next(request.query.get("next"), url(request, "portfolio"))
+    )
 
 
 @routes.post("/dossiers/{code}/applications", name="dossier_applications_save")
 async def dossier_applications_save(request: web.Request) -> web.Response:
     hub, actor, code = request.config_dict[HUB], request[ACTOR], request.match_info["code"]
     form = await request.post()
-    back = safe_next(str(form.get("next", "")) or None, HOME)
+    back = safe_next(str(form.get("next", "")) or None, url(request, "portfolio"))
     choices = _choices(form)
     try:
         result = await offers.save_applications(hub, actor, code, choices)
@@ -337,11 +335,9 @@ async def dossier_applications_save(request: web.Request) -> web.Response:
             error_field=exc.field or "",
             status=400,
         )
-    undelivered = await offers.deliver_offers(
-        hub, actor, result.offered, request.config_dict.get(COURIER)
-    )
+    undelivered = await offers.deliver_offers(hub, actor, result.offered)
     text = _saved_message(request[TRANSLATOR], result, undelivered, code)
-    await flash(request, NOTICE, "portfolio.notice", text=text)
+    await flash(request, "ok", "portfolio.notice", text=text)
     raise web.HTTPFound(back)
 
 

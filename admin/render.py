@@ -1,18 +1,27 @@
-"""Jinja2 templates: one environment per app, one ``render`` every handler uses.
+"""Jinja2 templates: one environment per app, one ``render`` every handler uses, and ``url``.
 
-Every page extends ``layout.html``; the layout gets the translator, the language, the signed-in
-person (or nobody), the navigation and the CSRF token without each handler passing them.
+Every page extends ``layout.html``; the layout gets the translator (``t``, and ``tn`` for
+plurals), the language, the signed-in person (or nobody), the navigation, the CSRF token and the
+messages left by the previous change (:mod:`admin.flash`) without each handler passing them.
+
+Links are built from route names, in templates and handlers alike: ``url("dossier_documents",
+code="ABC", query={"folder": "Paie"})`` rather than a hand-written ``/admin/...`` path, so a
+route can move without hunting its links.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 from aiohttp_session import get_session
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from admin.flash import messages
 from admin.keys import ACTOR, TEMPLATES, TRANSLATOR
 from admin.security import CSRF_FIELD, csrf_token
 from hub.i18n import LANGUAGES
@@ -21,7 +30,7 @@ from hub.i18n import LANGUAGES
 @dataclass(frozen=True)
 class NavItem:
     name: str  # route name, and the locale key prefix: nav.<name>
-    path: str
+    path: str  # the section's path, where pages.setup registers it when no area serves it yet
 
 
 NAV = (
@@ -33,6 +42,22 @@ NAV = (
     NavItem("dashboard", "/admin/dashboard"),
     NavItem("audit", "/admin/audit"),
 )
+
+
+def url(
+    request: web.Request,
+    name: str,
+    *,
+    query: Mapping[str, Any] | None = None,
+    fragment: str = "",
+    **parts: Any,
+) -> str:
+    """The path of the panel's route ``name`` with its ``parts`` (``{code}``…), an optional query
+    (``None`` values left out) and fragment."""
+    path = str(request.app.router[name].url_for(**{k: str(v) for k, v in parts.items()}))
+    # urlencode, as the panel always wrote its links: a "/" in a value is %2F, a space is "+".
+    wanted = urlencode({k: v for k, v in (query or {}).items() if v is not None})
+    return path + (f"?{wanted}" if wanted else "") + (f"#{fragment}" if fragment else "")
 
 
 def environment() -> Environment:
@@ -54,6 +79,9 @@ async def render(
     current = request.path
     values: dict[str, Any] = {
         "t": translator,
+        "tn": translator.plural,
+        "url": partial(url, request),
+        "flashes": await messages(request),
         "lang": translator.lang,
         "languages": LANGUAGES,
         "actor": actor,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp_session import get_session
 
+from admin.flash import flash
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.render import render
+from admin.render import render, url
 from hub.errors import ImportRejected, InvalidInput
 from hub.i18n import Translator
 from hub.imports import COLUMNS, KINDS, MAX_IMPORT_BYTES, REQUIRED_COLUMNS, import_file, template
@@ -22,10 +22,6 @@ from hub.paging import page_number
 from hub.team import list_staff, update_staff
 
 routes = web.RouteTableDef()
-
-FLASH = "team_flash"
-# Import pages belong to the Team section: the navigation keeps Team highlighted there.
-TEAM_PATH = "/admin/team"
 
 
 @routes.get("/team", name="team")
@@ -40,12 +36,8 @@ async def team(request: web.Request) -> web.Response:
         # A search of one or two letters: say so beside the field, and show everyone.
         search_error = request[TRANSLATOR](error.key, **error.params)
         staff = await list_staff(request.config_dict[HUB], request[ACTOR])
-    session = await get_session(request)
-    flash = session.pop(FLASH, None)
     return await render(
-        request,
-        "team.html",
-        {"staff": staff, "q": query, "search_error": search_error, "flash": flash},
+        request, "team.html", {"staff": staff, "q": query, "search_error": search_error}
     )
 
 
@@ -59,15 +51,15 @@ async def team_update(request: web.Request) -> web.Response:
         role=str(form.get("role", "")),
         rights_manager=form.get("rights_manager") == "on",
     )
-    session = await get_session(request)
-    session[FLASH] = {"key": "team.saved", "name": row.display_name}
+    await flash(request, "ok", "team.saved", name=row.display_name)
     back = str(form.get("back", ""))
-    raise web.HTTPSeeOther(TEAM_PATH + (back if back.startswith("?") else ""))
+    raise web.HTTPSeeOther(url(request, "team") + (back if back.startswith("?") else ""))
 
 
 @routes.get("/imports", name="imports")
 async def imports(request: web.Request) -> web.Response:
-    return await render(request, "imports.html", {"kinds": KINDS, "current": TEAM_PATH})
+    context = {"kinds": KINDS, "current": url(request, "team")}
+    return await render(request, "imports.html", context)
 
 
 def _kind(request: web.Request) -> str:
@@ -85,7 +77,7 @@ async def _import_page(
         "columns": COLUMNS[kind],
         "required": REQUIRED_COLUMNS[kind],
         "limit_mb": MAX_IMPORT_BYTES >> 20,
-        "current": TEAM_PATH,
+        "current": url(request, "team"),
         "report": None,
         "problems": None,
         "error": "",
@@ -126,10 +118,7 @@ def _reason(t: Translator, reason: str) -> str:
     key = getattr(reason, "key", None)
     if not key:
         return reason
-    try:
-        return t(key, **getattr(reason, "values", {}))
-    except (KeyError, IndexError, ValueError):
-        return reason
+    return t(key, **getattr(reason, "values", {}))
 
 
 @routes.get("/imports/{kind}/template.csv", name="import_template")

@@ -13,31 +13,29 @@ import hashlib
 import hmac
 import logging
 import secrets
-from typing import Any
 
 from aiohttp import web
 from aiohttp_session import get_session
 
+from admin.flash import flash
 from admin.keys import ACTOR, HUB, TRANSLATOR
-from admin.portfolio import NOTICE, render_contact
-from admin.render import render
-from hub import invitations, tenant
+from admin.portfolio import render_contact
+from admin.render import render, url
+from hub import contacts, tenant
 from hub.errors import ConsentMissing, ExternalServiceError, InvalidInput, PermissionDenied
 from hub.identity import Actor
 from hub.settings import Settings
 
-log = logging.getLogger("relais.admin.tenant")
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
-PAGE = "/admin/tenant"
 NONCE = "consent_nonce"
-FLASH = "tenant_flash"
-# The page belongs to the Team section: the navigation keeps Team highlighted.
-SECTION = "/admin/team"
+# Registered with Microsoft as the app's reply address: spelled out, it must not move with routes.
+CALLBACK_PATH = "/admin/tenant/consent/callback"
 
 
 def redirect_uri(settings: Settings) -> str:
-    return f"{settings.base_url}{PAGE}/consent/callback"
+    return f"{settings.base_url}{CALLBACK_PATH}"
 
 
 def _signature(settings: Settings, actor: Actor, nonce: str) -> str:
@@ -56,31 +54,17 @@ def _state_ok(settings: Settings, actor: Actor, nonce: object, state: str) -> bo
     return hmac.compare_digest(_state(settings, actor, nonce).encode(), state.encode())
 
 
-async def _flash(request: web.Request, kind: str, key: str, **params: Any) -> None:
-    session = await get_session(request)
-    session[FLASH] = {"kind": kind, "key": key, "params": params}
-
-
 @routes.get("/tenant", name="tenant")
 async def tenant_page(request: web.Request) -> web.Response:
     view = await tenant.consent_status(request.config_dict[HUB], request[ACTOR])
-    session = await get_session(request)
-    flash = session.pop(FLASH, None)
-    notice = None
-    if isinstance(flash, dict):
-        t = request[TRANSLATOR]
-        notice = {
-            "kind": str(flash.get("kind", "success")),
-            "text": t(str(flash.get("key")), **dict(flash.get("params") or {})),
-        }
     return await render(
         request,
         "tenant.html",
         {
             "view": view,
-            "notice": notice,
             "required_roles": (*tenant.REQUIRED_ROLES, *tenant.OFFER_ROLES),
-            "current": SECTION,
+            # The page belongs to the Team section: the navigation keeps Team highlighted.
+            "current": url(request, "team"),
         },
     )
 
@@ -90,12 +74,12 @@ async def tenant_consent(request: web.Request) -> web.Response:
     settings = request.config_dict[HUB].settings
     actor = request[ACTOR]
     nonce = secrets.token_urlsafe(24)
-    url = await tenant.consent_url(
+    entra = await tenant.consent_url(
         request.config_dict[HUB], actor, redirect_uri(settings), _state(settings, actor, nonce)
     )
     session = await get_session(request)
     session[NONCE] = nonce
-    raise web.HTTPSeeOther(url)
+    raise web.HTTPSeeOther(entra)
 
 
 @routes.get("/tenant/consent/callback", name="tenant_consent_callback")
@@ -117,12 +101,12 @@ async def tenant_consent_callback(request: web.Request) -> web.Response:
         error_description=query.get("error_description"),
     )
     if view.partial:
-        await _flash(request, "error", "tenant.flash.partial")
+        await flash(request, "error", "tenant.flash.partial")
     elif view.granted:
-        await _flash(request, "success", "tenant.flash.granted")
+        await flash(request, "ok", "tenant.flash.granted")
     else:
-        await _flash(request, "error", "tenant.flash.not_granted")
-    raise web.HTTPSeeOther(PAGE)
+        await flash(request, "error", "tenant.flash.not_granted")
+    raise web.HTTPSeeOther(url(request, "tenant"))
 
 
 @routes.post("/tenant/check", name="tenant_check")
@@ -130,15 +114,15 @@ async def tenant_check(request: web.Request) -> web.Response:
     try:
         view = await tenant.check_consent(request.config_dict[HUB], request[ACTOR])
     except ExternalServiceError as error:
-        await _flash(request, "error", error.key, **error.params)
-        raise web.HTTPSeeOther(PAGE) from None
+        await flash(request, "error", error.key, **error.params)
+        raise web.HTTPSeeOther(url(request, "tenant")) from None
     if view.partial:
-        await _flash(request, "error", "tenant.flash.partial")
+        await flash(request, "error", "tenant.flash.partial")
     elif view.granted:
-        await _flash(request, "success", "tenant.flash.checked_granted")
+        await flash(request, "ok", "tenant.flash.checked_granted")
     else:
-        await _flash(request, "error", "tenant.flash.not_granted")
-    raise web.HTTPSeeOther(PAGE)
+        await flash(request, "error", "tenant.flash.not_granted")
+    raise web.HTTPSeeOther(url(request, "tenant"))
 
 
 # --------------------------------------------------------------------------- a contact's invitation
@@ -149,9 +133,9 @@ async def _invitation_action(request: web.Request, invite: bool) -> web.Response
     contact_id = int(request.match_info["contact_id"])  # the route only matches digits
     try:
         if invite:
-            view = await invitations.invite_contact(hub, actor, contact_id)
+            view = await contacts.invite_contact(hub, actor, contact_id)
         else:
-            view = await invitations.refresh_contact(hub, actor, contact_id)
+            view = await contacts.refresh_contact(hub, actor, contact_id)
     except (ExternalServiceError, InvalidInput) as error:
         # Rights and unknown contacts go to the error middleware; these stay on the contact.
         problem = {
@@ -159,12 +143,9 @@ async def _invitation_action(request: web.Request, invite: bool) -> web.Response
             "consent": isinstance(error, ConsentMissing),
         }
         return await render_contact(request, contact_id, problem=problem, status=error.status)
-    session = await get_session(request)
-    session[NOTICE] = {
-        "key": f"invitations.flash.{view.outcome or 'checked'}",
-        "params": {"contact": view.contact_name, "email": view.email},
-    }
-    raise web.HTTPSeeOther(f"/admin/contacts/{contact_id}")
+    key = f"invitations.flash.{view.outcome or 'checked'}"
+    await flash(request, "ok", key, contact=view.contact_name, email=view.email)
+    raise web.HTTPSeeOther(url(request, "contact", contact_id=contact_id))
 
 
 @routes.post(r"/contacts/{contact_id:\d+}/invite", name="contact_invite")

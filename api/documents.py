@@ -9,9 +9,14 @@ from aiohttp import web
 
 from api.keys import ACTOR, HUB
 from api.uploads import read_upload
-from hub.documents import VersionReceipt, receive_document
+from hub.documents import (
+    DocumentEntry,
+    VersionReceipt,
+    list_documents,
+    normalise_path,
+    receive_document,
+)
 from hub.errors import NotRecognised
-from hub.folders_view import DocumentEntry, list_documents, normalise_path
 from hub.identity import Actor
 from hub.paging import page_number
 from hub.tokens import authenticate_token

@@ -72,13 +72,6 @@ def _translator(request: web.Request) -> Translator:
     return Translator("admin", language_of(first) if first else "en")
 
 
-def _detail(t: Translator, error: RelaisError) -> str:
-    try:
-        return t(error.key, **error.params)
-    except (KeyError, IndexError, ValueError):
-        return t(error.key)
-
-
 def _status(error: RelaisError) -> int:
     if isinstance(error, NotRecognised):
         return 401
@@ -108,7 +101,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         if status >= 500:
             log.error("%s on %s: %s", type(exc).__name__, request.path, exc)
         headers = {"WWW-Authenticate": 'Bearer realm="relais"'} if status == 401 else None
-        return problem(status, _detail(t, exc), code=exc.key, headers=headers)
+        return problem(status, t(exc.key, **exc.params), code=exc.key, headers=headers)
     except Exception:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return problem(500, t("api.server_error"))

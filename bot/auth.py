@@ -69,7 +69,7 @@ from msrest.authentication import Authentication
 
 from hub.settings import Settings
 
-log = logging.getLogger("relais.bot.auth")
+log = logging.getLogger(__name__)
 
 PUBLIC_LOGIN_URL_PREFIX = AuthenticationConstants.TO_CHANNEL_FROM_BOT_LOGIN_URL_PREFIX
 

@@ -1,47 +1,26 @@
 """The command table: what people can type, in French and English, and the function that answers.
 
-A new command is a new row, not a new branch. ``help`` lists the rows the person may use.
+A new command is a new row, not a new branch. ``help`` lists the rows the person may use. The
+table imports its handlers (``bot/history.py``, ``bot/offering.py``); none imports it back: a
+handler reaches the table through its :class:`~bot.turn.Turn` (``turn.word``, ``help_rows``).
+A refusal a handler does not catch reaches the person through the activity handler
+(:func:`bot.errors.error_card`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from botbuilder.core import MessageFactory, TurnContext
-from botbuilder.schema import Activity, Attachment
-
-from bot import cards
+from bot.cards import help_card
+from bot.history import failures_command, history_command, status_command
+from bot.offering import invite_command, propose_command
+from bot.turn import Turn
 from hub.i18n import Translator
 from hub.identity import Actor
 
-CARD_TYPE = "application/vnd.microsoft.card.adaptive"
-
-
-@dataclass
-class Turn:
-    """What a command receives: the Teams turn, who is acting, their language, the rest of the line."""
-
-    context: TurnContext
-    actor: Actor
-    t: Translator
-    args: str
-    panel_url: str
-
-    @property
-    def lang(self) -> str:
-        return self.t.lang
-
-    async def send_card(self, card: dict[str, Any]) -> None:
-        await self.context.send_activity(card_activity(card))
-
-
-def card_activity(card: dict[str, Any]) -> Activity:
-    return MessageFactory.attachment(Attachment(content_type=CARD_TYPE, content=card))
-
-
 Handler = Callable[[Turn], Awaitable[None]]
+STAFF = frozenset({"staff"})
 
 
 @dataclass(frozen=True)
@@ -75,15 +54,21 @@ class CommandTable:
     def available_to(self, actor: Actor) -> list[Command]:
         return [c for c in self.commands if actor.kind in (c.listed_for or c.audience)]
 
+    def help_rows(self, actor: Actor, t: Translator) -> list[tuple[str, str]]:
+        return [(c.word(t.lang), t(c.summary_key)) for c in self.available_to(actor)]
+
+    def word_for(self, english: str, lang: str) -> str:
+        command, _ = self.find(english)
+        return command.word(lang) if command else english
+
     def help_word(self, lang: str) -> str:
         return self.commands[0].word(lang)
 
 
 async def show_help(turn: Turn) -> None:
-    table: CommandTable = turn.context.turn_state["relais.commands"]
-    rows = [(c.word(turn.lang), turn.t(c.summary_key)) for c in table.available_to(turn.actor)]
-    panel = turn.panel_url if turn.actor.is_staff else None
-    await turn.send_card(cards.help_card(turn.t, turn.lang, rows, panel))
+    rows = turn.services.commands.help_rows(turn.actor, turn.t)
+    panel = turn.services.panel_url if turn.actor.is_staff else None
+    await turn.send_card(help_card(turn.t, rows, panel))
 
 
 def menu(table: CommandTable) -> list[dict[str, tuple[str, str]]]:
@@ -94,14 +79,8 @@ def menu(table: CommandTable) -> list[dict[str, tuple[str, str]]]:
     ]
 
 
-STAFF = frozenset({"staff"})
-
-
 def default_commands() -> CommandTable:
     """Help comes first: it is the word the unknown-command card and the welcome card offer."""
-    from bot.history import failures_command, history_command, status_command
-    from bot.offering import invite_command, propose_command  # they build on this module
-
     return CommandTable(
         [
             Command(

@@ -1,7 +1,9 @@
-"""The Teams activity handler: it identifies the person, routes, and turns errors into cards.
-
-Nothing here decides anything: commands live in the table (``bot/commands.py``), decisions in
-``hub/``.
+"""The Teams activity handler: it identifies the person, builds their :class:`~bot.turn.Turn` and
+routes it — a line to the command table (``bot/commands.py``), a card button to the verb table
+(``bot/verbs.py``), a typeahead to the search table (``bot/search.py``), files to the intake
+(``bot/attachments.py``). A refusal from ``hub/`` that a command lets rise is answered here with
+the card that says why (:func:`bot.errors.error_card`). Nothing here decides anything: decisions
+are ``hub/``'s.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botbuilder.core import ConversationState, InvokeResponse, TurnContext
+from botbuilder.core import BotFrameworkAdapter, ConversationState, InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import (
     Activity,
@@ -18,26 +20,27 @@ from botbuilder.schema import (
     AdaptiveCardInvokeValue,
 )
 
-from bot import cards
-from bot.actions import SERVICES, ActionTable, ActionTurn, BotServices, action_data, is_card_action
+from bot.actions import ActionTable, action_data, is_card_action
 from bot.attachments import FileIntake, files_of, is_file_action
+from bot.cards import refusal_card, unknown_command_card, welcome_card
 from bot.cards.execute import VERB
-from bot.commands import CARD_TYPE, CommandTable, Turn, card_activity
+from bot.commands import CommandTable
+from bot.errors import error_card
 from bot.search import SearchTable
+from bot.turn import CARD_TYPE, BotServices, Turn, card_activity, tenant_of
 from hub import conversations
 from hub.errors import NotRecognised, RelaisError
 from hub.i18n import Translator
 from hub.identity import Actor, resolve
-from storage.db import Sessions
 
-log = logging.getLogger("relais.bot")
+log = logging.getLogger(__name__)
 
-ACTOR = "relais.actor"
-COMMANDS = "relais.commands"
 # Activity types that come from a person and deserve an answer, even a refusal.
 PERSON_ACTIVITIES = {ActivityTypes.message, ActivityTypes.invoke, ActivityTypes.conversation_update}
 CARD_ACTION = "adaptiveCard/action"
 SEARCH = "application/search"
+# The SDK's own mark that an invoke was answered already.
+INVOKE_RESPONSE = BotFrameworkAdapter._INVOKE_RESPONSE_KEY
 
 
 def card_response(card: dict[str, Any]) -> InvokeResponse:
@@ -47,42 +50,32 @@ def card_response(card: dict[str, Any]) -> InvokeResponse:
     )
 
 
-def tenant_of(context: TurnContext) -> str | None:
-    activity = context.activity
-    channel_data = activity.channel_data or {}
-    tenant = (
-        (channel_data.get("tenant") or {}).get("id") if isinstance(channel_data, dict) else None
-    )
-    return tenant or (activity.conversation.tenant_id if activity.conversation else None)
+def translator(context: TurnContext, actor: Actor | None = None) -> Translator:
+    # The activity's locale is what Teams shows the person now; the stored one is a fallback.
+    return Translator("bot", context.activity.locale or (actor.locale if actor else "fr"))
 
 
 class RelaisBot(TeamsActivityHandler):
+    """Answers the activities of people (messages, card buttons and typeaheads, the app's
+    installation), each with its :class:`Turn`; the SDK's dispatch is not used, since its
+    methods receive only the Teams context."""
+
     def __init__(
         self,
-        sessions: Sessions,
+        services: BotServices,
         conversation_state: ConversationState,
         commands: CommandTable,
-        panel_url: str,
-        intake: FileIntake | None = None,
-        *,
-        actions: ActionTable | None = None,
-        searches: SearchTable | None = None,
-        services: BotServices | None = None,
+        actions: ActionTable,
+        searches: SearchTable,
+        intake: FileIntake,
     ) -> None:
-        self.sessions = sessions
+        self.services = services
         self.conversation_state = conversation_state
         self.commands = commands
-        self.panel_url = panel_url
-        # Files sent in a personal chat, and the answers to the "where should I file it?" card.
-        self.intake = intake
-        # Card buttons (verb → handler) and typeahead datasets, each a table.
         self.actions = actions
         self.searches = searches
-        self.services = services
-
-    def _t(self, context: TurnContext, actor: Actor | None = None) -> Translator:
-        # The activity's locale is what Teams shows the person now; the stored one is a fallback.
-        return Translator("bot", context.activity.locale or (actor.locale if actor else "fr"))
+        # Files sent in a personal chat, and the answers to the "where should I file it?" card.
+        self.intake = intake
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -90,129 +83,125 @@ class RelaisBot(TeamsActivityHandler):
             return
         try:
             actor = await resolve(
-                self.sessions, tenant_of(turn_context), activity.from_property.aad_object_id
+                self.services.hub.sessions,
+                tenant_of(turn_context),
+                activity.from_property.aad_object_id,
             )
         except NotRecognised as refused:
             log.info("refused a %s activity: %s", activity.type, refused.params.get("reason"))
-            if activity.type != ActivityTypes.conversation_update or self._bot_was_added(
-                turn_context
-            ):
-                t = self._t(turn_context)
-                refusal = cards.refusal_card(t, t.lang)
-                if activity.type == ActivityTypes.invoke and activity.name == CARD_ACTION:
-                    await self._invoke_answer(turn_context, card_response(refusal))
-                elif activity.type != ActivityTypes.invoke:
-                    await turn_context.send_activity(card_activity(refusal))
+            await self._refuse(turn_context)
             return
-        turn_context.turn_state[ACTOR] = actor
-        turn_context.turn_state[COMMANDS] = self.commands
-        turn_context.turn_state[SERVICES] = self.services
         await self._remember(turn_context, actor)
-        t = self._t(turn_context, actor)
+        turn = Turn(turn_context, actor, translator(turn_context, actor), self.services)
         try:
-            await super().on_turn(turn_context)
+            await self._dispatch(turn)
         except RelaisError as error:
             log.info("turn refused: %s", error)
-            await turn_context.send_activity(card_activity(cards.error_card(t, t.lang, error.key)))
+            await turn.send_card(error_card(turn.t, error))
         await self.conversation_state.save_changes(turn_context)
+
+    async def _dispatch(self, turn: Turn) -> None:
+        kind = turn.context.activity.type
+        if kind == ActivityTypes.message:
+            await self._on_message(turn)
+        elif kind == ActivityTypes.invoke:
+            response = await self._on_invoke(turn)
+            # An SDK handler may have answered the invoke itself already.
+            if response and not turn.context.turn_state.get(INVOKE_RESPONSE):
+                await self._invoke_answer(turn.context, response)
+        elif self._bot_was_added(turn.context):  # a conversation update
+            await self._welcome(turn)
+
+    async def _refuse(self, context: TurnContext) -> None:
+        """Someone Relais does not know: told so, unless Teams only says the app was updated."""
+        activity = context.activity
+        if activity.type == ActivityTypes.conversation_update and not self._bot_was_added(context):
+            return
+        refusal = refusal_card(translator(context))
+        if activity.type == ActivityTypes.invoke and activity.name == CARD_ACTION:
+            await self._invoke_answer(context, card_response(refusal))
+        elif activity.type != ActivityTypes.invoke:
+            await context.send_activity(card_activity(refusal))
 
     async def _remember(self, context: TurnContext, actor: Actor) -> None:
         reference = TurnContext.get_conversation_reference(context.activity).serialize()
         # The id of this one message changes every turn and is not needed to write later.
         reference.pop("activityId", None)
         await conversations.remember(
-            self.sessions, actor, context.activity.from_property.aad_object_id, reference
+            self.services.hub.sessions,
+            actor,
+            context.activity.from_property.aad_object_id,
+            reference,
         )
 
     @staticmethod
     async def _invoke_answer(context: TurnContext, response: InvokeResponse) -> None:
         await context.send_activity(Activity(type=ActivityTypes.invoke_response, value=response))
 
-    def _action_turn(self, context: TurnContext, data: dict[str, Any]) -> ActionTurn:
-        actor: Actor = context.turn_state[ACTOR]
-        assert self.services is not None
-        return ActionTurn(
-            context, actor, self._t(context, actor), data, self.services, tenant_of(context) or ""
-        )
-
-    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+    async def _on_invoke(self, turn: Turn) -> InvokeResponse:
         """Card buttons (``adaptiveCard/action``) and typeaheads (``application/search``); the
-        answers are built here as models so the adapter serialises them once."""
-        activity = turn_context.activity
-        if activity.name == SEARCH and self.searches is not None and self.services is not None:
-            actor: Actor = turn_context.turn_state[ACTOR]
-            body = await self.searches.answer(self.services.hub, actor, activity.value)
+        answers are built here as models so the adapter serialises them once. Other invokes get
+        the SDK's answer."""
+        activity = turn.context.activity
+        if activity.name == SEARCH:
+            body = await self.searches.answer(turn.hub, turn.actor, activity.value)
             return InvokeResponse(status=200, body=body)
-        if activity.name == CARD_ACTION and self.actions is not None:
+        if activity.name == CARD_ACTION:
             invoke = self._get_adaptive_card_invoke_value(activity)
-            return card_response(await self._run_action(turn_context, invoke))
-        return await super().on_invoke_activity(turn_context)
+            return card_response(await self._run_action(turn, invoke))
+        return await super().on_invoke_activity(turn.context)
 
-    async def _run_action(
-        self, context: TurnContext, invoke: AdaptiveCardInvokeValue
-    ) -> dict[str, Any]:
+    async def _run_action(self, turn: Turn, invoke: AdaptiveCardInvokeValue) -> dict[str, Any]:
         action = invoke.action or {}
         data = action.get("data") if isinstance(action.get("data"), dict) else {}
-        assert self.actions is not None
-        return await self.actions.run(
-            self._action_turn(context, action_data(data)), str(action.get("verb") or "")
-        )
+        turn.data = action_data(data)
+        return await self.actions.run(turn, str(action.get("verb") or ""))
 
-    async def _run_fallback(self, context: TurnContext, value: dict[str, Any]) -> None:
+    async def _run_fallback(self, turn: Turn, value: dict[str, Any]) -> None:
         """An older client's ``Action.Submit``: run the same verb, and put the answer in place of
         the card clicked (its message is ``replyToId``), or below it when that is unknown."""
-        assert self.actions is not None
-        card = await self.actions.run(self._action_turn(context, action_data(value)), value[VERB])
-        reply = card_activity(card)
-        if context.activity.reply_to_id:
-            reply.id = context.activity.reply_to_id
-            await context.update_activity(reply)
+        turn.data = action_data(value)
+        reply = card_activity(await self.actions.run(turn, value[VERB]))
+        if turn.context.activity.reply_to_id:
+            reply.id = turn.context.activity.reply_to_id
+            await turn.context.update_activity(reply)
         else:
-            await context.send_activity(reply)
+            await turn.context.send_activity(reply)
 
     @staticmethod
     def _bot_was_added(context: TurnContext) -> bool:
         recipient = context.activity.recipient.id if context.activity.recipient else None
         return any(m.id == recipient for m in context.activity.members_added or [])
 
-    async def on_message_activity(self, turn_context: TurnContext) -> None:
-        actor: Actor = turn_context.turn_state[ACTOR]
-        t = self._t(turn_context, actor)
-        if self.intake is not None:
-            turn = Turn(turn_context, actor, t, "", self.panel_url)
-            if files := files_of(turn_context.activity):
-                await self.intake.receive(turn, files)
-                return
-            if is_file_action(turn_context.activity.value):
-                await self.intake.choose(turn, turn_context.activity.value)
-                return
-        value = turn_context.activity.value
-        if self.actions is not None and self.services is not None and is_card_action(value):
-            await self._run_fallback(turn_context, value)
+    async def _on_message(self, turn: Turn) -> None:
+        activity = turn.context.activity
+        if files := files_of(activity):
+            await self.intake.receive(turn, files)
             return
-        text = (TurnContext.remove_recipient_mention(turn_context.activity) or "").strip()
+        if is_file_action(activity.value):
+            await self.intake.choose(turn, activity.value)
+            return
+        if is_card_action(activity.value):
+            await self._run_fallback(turn, activity.value)
+            return
+        text = (TurnContext.remove_recipient_mention(activity) or "").strip()
         if not text:
             return
-        command, args = self.commands.find(text)
-        if command is None or actor.kind not in command.audience:
-            card = cards.unknown_command_card(t, t.lang, text, self.commands.help_word(t.lang))
-            await turn_context.send_activity(card_activity(card))
+        command, turn.args = self.commands.find(text)
+        if command is None or turn.actor.kind not in command.audience:
+            help_word = self.commands.help_word(turn.lang)
+            await turn.send_card(unknown_command_card(turn.t, text, help_word))
             return
-        await command.handler(Turn(turn_context, actor, t, args, self.panel_url))
+        await command.handler(turn)
 
-    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
-        # Only the bot's own arrival matters (the app was installed). The SDK's Teams dispatch
-        # would first fetch every added member from the connector, a call we do not need.
-        if not self._bot_was_added(turn_context):
-            return
-        actor: Actor = turn_context.turn_state[ACTOR]
-        t = self._t(turn_context, actor)
-        card = cards.welcome_card(
-            t,
-            t.lang,
-            actor.display_name,
-            actor.firm_name,
-            actor.is_staff,
-            self.commands.help_word(t.lang),
+    async def _welcome(self, turn: Turn) -> None:
+        """The bot's own arrival (the app was installed). Not the SDK's Teams dispatch, which
+        would first fetch every added member from the connector, a call we do not need."""
+        card = welcome_card(
+            turn.t,
+            turn.actor.display_name,
+            turn.actor.firm_name,
+            turn.actor.is_staff,
+            self.commands.help_word(turn.lang),
         )
-        await turn_context.send_activity(card_activity(card))
+        await turn.send_card(card)

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.actions import SERVICES, ActionTurn, BotServices
 from bot.cards import failures as failure_cards
 from bot.cards import history as history_cards
 from bot.cards.base import Card
-from bot.commands import CommandTable, Turn
+from bot.turn import Turn
 from hub.dashboards import FailureFilters, FailurePage, failures
 from hub.errors import InvalidInput, NotFound
 from hub.history import dossier_status, find_documents, retry_deliveries
@@ -24,18 +23,6 @@ from hub.services import Hub
 HISTORY_PAGE = 5  # documents per card: about a screenful, each with its versions and sends
 FAILURES_PAGE = 5
 MAX_TERM = 200
-
-
-def _hub(turn: Turn) -> Hub:
-    services: BotServices = turn.context.turn_state[SERVICES]
-    return services.hub
-
-
-def _word(turn: Turn | ActionTurn, english: str) -> str:
-    """The command's word in the person's language (for the buttons that type a command)."""
-    table: CommandTable = turn.context.turn_state["relais.commands"]
-    command, _ = table.find(english)
-    return command.word(turn.lang) if command else english
 
 
 def _int(value: Any) -> int | None:
@@ -64,22 +51,21 @@ async def history_command(turn: Turn) -> None:
         await turn.send_card(
             history_cards.usage_card(
                 turn.t,
-                turn.lang,
                 "history",
                 history_cards.HISTORY_EXAMPLE,
-                _word(turn, "history"),
+                turn.word("history"),
             )
         )
         return
-    found = await find_documents(_hub(turn), turn.actor, term, limit=HISTORY_PAGE)
-    await turn.send_card(history_cards.history_card(turn.t, turn.lang, term, found))
+    found = await find_documents(turn.hub, turn.actor, term, limit=HISTORY_PAGE)
+    await turn.send_card(history_cards.history_card(turn.t, term, found))
 
 
-async def history_more(turn: ActionTurn) -> Card:
+async def history_more(turn: Turn) -> Card:
     term = turn.text("q")[:MAX_TERM]
     after = _int(turn.data.get("after"))
     found = await find_documents(turn.hub, turn.actor, term, limit=HISTORY_PAGE, after=after)
-    return history_cards.history_card(turn.t, turn.lang, term, found, after=after)
+    return history_cards.history_card(turn.t, term, found, after=after)
 
 
 # --------------------------------------------------------------------------- failures
@@ -94,24 +80,24 @@ async def _failures_page(hub: Hub, actor: Actor, dossier: str, cursor: str | Non
 async def failures_command(turn: Turn) -> None:
     """``failures`` / ``échecs`` [dossier code]: the failed sends the person may see."""
     if not turn.actor.is_staff:
-        await turn.send_card(failure_cards.staff_only_card(turn.t, turn.lang))
+        await turn.send_card(failure_cards.staff_only_card(turn.t))
         return
     code = turn.args.split()[0] if turn.args.split() else ""
     try:
-        page = await _failures_page(_hub(turn), turn.actor, code, None)
+        page = await _failures_page(turn.hub, turn.actor, code, None)
     except NotFound:
-        await turn.send_card(history_cards.unknown_dossier_card(turn.t, turn.lang, code))
+        await turn.send_card(history_cards.unknown_dossier_card(turn.t, code))
         return
-    await turn.send_card(failure_cards.failures_card(turn.t, turn.lang, page, code))
+    await turn.send_card(failure_cards.failures_card(turn.t, page, code))
 
 
-async def failures_more(turn: ActionTurn) -> Card:
+async def failures_more(turn: Turn) -> Card:
     code, cursor = turn.text("dossier"), turn.text("after")
     try:
         page = await _failures_page(turn.hub, turn.actor, code, cursor)
     except NotFound:
-        return history_cards.unknown_dossier_card(turn.t, turn.lang, code)
-    return failure_cards.failures_card(turn.t, turn.lang, page, code, cursor=cursor)
+        return history_cards.unknown_dossier_card(turn.t, code)
+    return failure_cards.failures_card(turn.t, page, code, cursor=cursor)
 
 
 def _retried_notice(t: Translator, retried: int, refused: int) -> str:
@@ -124,7 +110,7 @@ def _retried_notice(t: Translator, retried: int, refused: int) -> str:
     return f"{text} {t('failures.refused_some', count=refused)}" if refused else text
 
 
-async def failures_retry(turn: ActionTurn) -> Card:
+async def failures_retry(turn: Turn) -> Card:
     """Retry (one send, or every one shown): back in the queue, then the card clicked again with
     what changed. The page is read before the sends leave the failed list, so that they stay on
     it marked "queued again"."""
@@ -135,7 +121,6 @@ async def failures_retry(turn: ActionTurn) -> Card:
         result = await retry_deliveries(turn.hub, turn.actor, ids)
         return failure_cards.failures_card(
             turn.t,
-            turn.lang,
             page,
             code,
             cursor=cursor,
@@ -150,15 +135,12 @@ async def failures_retry(turn: ActionTurn) -> Card:
         found = await find_documents(turn.hub, turn.actor, term, limit=HISTORY_PAGE, after=after)
         return history_cards.history_card(
             turn.t,
-            turn.lang,
             term,
             found,
             after=after,
             notice=_retried_notice(turn.t, result.retried, result.refused),
         )
-    return failure_cards.queued_card(
-        turn.t, turn.lang, result.retried, result.refused, _word(turn, "failures")
-    )
+    return failure_cards.queued_card(turn.t, result.retried, result.refused, turn.word("failures"))
 
 
 # --------------------------------------------------------------------------- status
@@ -171,24 +153,22 @@ async def status_command(turn: Turn) -> None:
         await turn.send_card(
             history_cards.usage_card(
                 turn.t,
-                turn.lang,
                 "status",
                 history_cards.STATUS_EXAMPLE,
-                _word(turn, "status"),
+                turn.word("status"),
             )
         )
         return
     try:
-        status = await dossier_status(_hub(turn), turn.actor, code)
+        status = await dossier_status(turn.hub, turn.actor, code)
     except NotFound:
-        await turn.send_card(history_cards.unknown_dossier_card(turn.t, turn.lang, code))
+        await turn.send_card(history_cards.unknown_dossier_card(turn.t, code))
         return
     await turn.send_card(
         history_cards.status_card(
             turn.t,
-            turn.lang,
             status,
             staff=turn.actor.is_staff,
-            failures_word=_word(turn, "failures"),
+            failures_word=turn.word("failures"),
         )
     )

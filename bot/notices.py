@@ -1,11 +1,11 @@
 """The failed-send notice dispatcher: every ``RELAIS_NOTICE_INTERVAL_SECONDS`` the ``relais
-serve`` process tells dossier masters in Teams what failed for good (``hub.notifications``).
+serve`` process tells dossier masters in Teams what failed for good (``hub.notices``).
 
 The worker, perhaps in another process, only records failures; this round reads what is due, sends
 one card per master through the :class:`~bot.proactive.ProactiveSender` (rate limits, backoff on
 429) to the conversation the master last used with the bot, and marks the failures told only
 once the card went out. A master who never talked to the bot has no conversation to continue:
-their failures wait for one (until ``hub.notifications.MAX_AGE``). The clock and the pause
+their failures wait for one (until ``hub.notices.MAX_AGE``). The clock and the pause
 between rounds are injected, so tests call :meth:`NoticeDispatcher.run_once` with the time they
 want and never wait.
 """
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.cards.notices import notice_card
-from bot.commands import card_activity
 from bot.proactive import ProactiveSender, Unreachable
+from bot.turn import card_activity
 from hub.conversations import reference_for
 from hub.i18n import Translator
-from hub.notifications import mark_notified, notice_round, pending_notices
+from hub.notices import mark_notified, notice_round, pending_notices
 from hub.services import Hub
 
-log = logging.getLogger("relais.bot.notices")
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[None]]
@@ -79,7 +79,7 @@ class NoticeDispatcher:
                     report.waiting += 1
                     continue
                 t = Translator("bot", notice.locale)
-                activity = card_activity(notice_card(t, t.lang, notice, self.dashboard_url))
+                activity = card_activity(notice_card(t, notice, self.dashboard_url))
                 try:
                     await self.sender.send(reference, activity)
                 except Unreachable as error:

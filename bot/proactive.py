@@ -37,7 +37,7 @@ from botbuilder.schema import (
     ConversationReference,
 )
 
-log = logging.getLogger("relais.bot.proactive")
+log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]

@@ -21,7 +21,7 @@ from hub.identity import Actor
 from hub.offers import actionable_dossiers
 from hub.services import Hub
 
-log = logging.getLogger("relais.bot.search")
+log = logging.getLogger(__name__)
 
 SEARCH_RESPONSE = "application/vnd.microsoft.search.searchResponse"
 MAX_RESULTS = 15  # what Teams shows in the dropdown

@@ -29,7 +29,7 @@ import httpx
 import jwt
 import msal
 
-log = logging.getLogger("relais.graph")
+log = logging.getLogger(__name__)
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -34,7 +34,7 @@ import httpx
 
 from connectors.graph import GraphClient, GraphError, _verify
 
-log = logging.getLogger("relais.mail")
+log = logging.getLogger(__name__)
 
 SMTP_SCOPE = "https://outlook.office365.com/.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"

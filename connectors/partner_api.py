@@ -15,7 +15,7 @@ from connectors import outcomes
 from connectors.outcomes import Fault, Outcome, Refused, Sent
 from connectors.parcel import Parcel
 
-log = logging.getLogger("relais.partner_api")
+log = logging.getLogger(__name__)
 
 # The contract's error codes, whatever HTTP status carries them.
 ERROR_CODES = {

@@ -1,7 +1,7 @@
 """The delivery worker: a durable outbox over the ``delivery`` table.
 
 Every document version that must reach an application is a ``Delivery`` row, written in the
-same transaction as the version (``hub/documents.py``). The worker:
+same transaction as the version (``hub/documents/intake.py``). The worker:
 
 1. **claims** due rows in one statement — ``pending`` ones whose ``next_attempt_at`` has come,
    and ``sending`` ones whose lease has expired (their worker died mid-send) — setting them
@@ -25,6 +25,9 @@ with the same idempotency key, so the application recognises it.
 
 ``run_once()`` processes one batch and returns what it did (tests and benchmarks drive it step
 by step, with an injected clock); ``run(stop)`` loops until ``stop`` is set.
+
+One module of some 600 lines, on purpose: claim, send and record share the lease and fence rules
+above, and reading them in one place is what makes "exactly once" checkable by a reviewer.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from storage.models import (
     FirmApplication,
 )
 
-log = logging.getLogger("relais.worker")
+log = logging.getLogger(__name__)
 
 _DELIVERY = cast(Table, Delivery.__table__)
 _ATTEMPT = cast(Table, DeliveryAttempt.__table__)

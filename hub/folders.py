@@ -5,6 +5,9 @@ Administrators add, rename and delete folders; every staff member may read the t
 the paths of its sub-folders in the same transaction. A folder is deleted with its sub-folders,
 and only when no connection uses any of them and no document is filed in any of them: the
 refusal says what uses it.
+
+Its own small capability, one module: connections (:mod:`hub.connections`) and documents both
+use the tree, so it belongs to neither.
 """
 
 from __future__ import annotations

@@ -1,4 +1,11 @@
-"""Who is acting: a tenant id maps to a firm, an Entra object id to a staff user or a contact."""
+"""Who is acting: a tenant id maps to a firm, an Entra object id to a staff user or a contact.
+
+A module of the hub's shared kernel, beside :mod:`hub.rights` and :mod:`hub.errors`, not a
+capability: every use-case of every capability receives the :class:`Actor` it builds, and the
+faces resolve the person through it (the bot per activity, the panel at sign-in via
+:mod:`hub.team` and per request from its session); the API's firm tokens stand for an Actor too
+(:mod:`hub.tokens`).
+"""
 
 from __future__ import annotations
 

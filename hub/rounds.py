@@ -4,6 +4,9 @@ Several ``relais serve`` may run behind a load balancer on PostgreSQL; each star
 background rounds (failure notices, invitation refresh). A session-level advisory lock held for
 the round lets one of them run it and the others skip it, instead of telling or asking twice. On
 SQLite there is one server: every round runs.
+
+Its own module rather than a part of :mod:`hub.notices`: the invitation refresh (started by
+``relais.app``) takes turns through it too.
 """
 
 from __future__ import annotations

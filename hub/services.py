@@ -7,6 +7,7 @@ face; tests build their own the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from connectors.graph import GraphClient
 from connectors.mail import Mailer
@@ -14,6 +15,11 @@ from hub.settings import Settings
 from hub.signals import Signal
 from hub.vault import Vault
 from storage.db import Sessions
+
+if TYPE_CHECKING:
+    # Only named here: importing the offers package at run time would import its use-cases,
+    # which import this module.
+    from hub.offers.port import TeamsPort
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,9 @@ class Hub:
     # Rung whenever deliveries are queued (an upload from any face, a retry): the delivery worker
     # of this process listens, so it sends at once instead of at its next poll.
     deliveries_queued: Signal = field(default_factory=Signal)
+    # Sends cards to people in Teams (the bot's, built by the composition root); None when this
+    # server runs no bot: offers then stay pending.
+    teams: TeamsPort | None = None
 
     async def aclose(self) -> None:
         """Close the clients' connections (whoever built the services closes them)."""

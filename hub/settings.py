@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigurationError
 
-log = logging.getLogger("relais.settings")
+log = logging.getLogger(__name__)
 
 PLACEHOLDERS = {"changeme", "change-me", "todo", "xxx", "your-app-id", "placeholder", "secret"}
 DEMO_ENCRYPTION_KEY = "demo-only-key-not-for-production"
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     encryption_key: SecretStr = SecretStr("")
     session_max_age: int = Field(default=8 * 3600, ge=300)
 
-    # -- failed-send notices in Teams (hub/notifications.py, bot/notices.py)
+    # -- failed-send notices in Teams (hub/notices/, bot/notices.py)
     notice_interval_seconds: float = Field(default=60, ge=0)
     notice_digest_hour: int = Field(default=8, ge=0, le=23)
     notice_timezone: str = "Europe/Paris"

@@ -30,7 +30,7 @@ from hub.rights import require_admin, require_staff
 from hub.services import Hub
 from storage.models import Firm, utcnow
 
-log = logging.getLogger("relais.tenant")
+log = logging.getLogger(__name__)
 
 # Inviting needs User.Invite.All; recognising an existing guest by address needs User.Read.All.
 REQUIRED_ROLES = ("User.Invite.All", "User.Read.All")

@@ -4,6 +4,9 @@ A token is shown once, when it is created; only its SHA-256 is kept, so neither 
 the audit trail nor a log can give it back. Administrators create, list and revoke them. A request
 that carries a valid token acts as the firm through an :class:`~hub.identity.Actor` of kind
 ``"token"`` whose id is the token's, so the audit trail says which token did what.
+
+Its own small module, not a part of :mod:`hub.documents`: a token says who a REST API caller is
+(authentication and its administration), whatever the route asks for.
 """
 
 from __future__ import annotations
@@ -133,8 +136,6 @@ async def authenticate_token(hub: Hub, secret: str) -> Actor:
         if token.revoked:
             raise NotRecognised(f"API token {token.id} is revoked", reason="revoked_token")
         last = token.last_used_at
-        if last is not None and last.tzinfo is None:  # SQLite gives naive UTC back
-            last = last.replace(tzinfo=now.tzinfo)
         if last is None or now - last >= LAST_USED_PRECISION:
             token.last_used_at = now
         return Actor(

@@ -1,4 +1,9 @@
-"""Secrets at rest: application secrets are encrypted with Fernet and never shown again."""
+"""Secrets at rest: application secrets are encrypted with Fernet and never shown again.
+
+Part of the hub's shared kernel: built once from ``RELAIS_ENCRYPTION_KEY`` by
+:func:`relais.services.build_services` and handed to use-cases as ``Hub.vault``; the
+applications capability seals what an administrator enters, the delivery worker opens it.
+"""
 
 from __future__ import annotations
 

@@ -21,9 +21,9 @@ import admin
 import api
 import bot
 from connectors.worker import DeliveryWorker, WorkerConfig
+from hub.contacts import refresh_pending
 from hub.documents import blob_store
 from hub.errors import DatabaseNotReady
-from hub.invitations import refresh_pending
 from hub.rounds import INVITATIONS, exclusive_round
 from hub.services import Hub
 from hub.settings import Settings
@@ -138,7 +138,8 @@ def build_app(settings: Settings, *, worker: bool = False) -> web.Application:
     ``relais serve`` does by default); tests that do not send documents leave it off."""
     app = web.Application(client_max_size=25 * 1024 * 1024)
     engine = create_engine(settings.database_url)
-    hub = build_services(settings, session_factory(engine))
+    teams = bot.connect(settings)
+    hub = build_services(settings, session_factory(engine), teams=teams.port)
     app[SETTINGS] = settings
     app[ENGINE] = engine
     app[SESSIONS] = hub.sessions
@@ -149,7 +150,7 @@ def build_app(settings: Settings, *, worker: bool = False) -> web.Application:
         app.cleanup_ctx.append(_worker)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
-    bot.setup(app, hub)
+    bot.setup(app, hub, teams)
     app.add_subapp("/admin", admin.create_app(hub))
     app.add_subapp("/api/v1", api.create_app(hub))
     return app

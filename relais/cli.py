@@ -103,7 +103,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> None:
 
 
 def cmd_catalog_sync(args: argparse.Namespace) -> None:
-    from hub.catalog import sync_catalog
+    from hub.applications import sync_catalog
     from storage.db import create_engine, session_factory
 
     async def run() -> int:

@@ -9,7 +9,6 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.worker import DeliveryWorker
-from hub.offers import OfferCourier
 from hub.services import Hub
 from hub.settings import Settings
 from storage.db import Sessions
@@ -20,6 +19,3 @@ SESSIONS = web.AppKey("sessions", Sessions)
 HUB = web.AppKey("hub", Hub)
 # Present when this process runs the delivery worker (``relais serve`` without --no-worker).
 WORKER = web.AppKey("worker", DeliveryWorker)
-# Carries offers to contacts in Teams; the bot publishes it, the panel's "propose a service"
-# uses it as the bot's own command does.
-COURIER = web.AppKey("offer_courier", OfferCourier)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from connectors.graph import GRAPH_SCOPE, GraphClient, GraphConfig
 from connectors.mail import EntraTokens, GraphSendMail, Mailer, SmtpConfig, SmtpTransport
+from hub.offers import TeamsPort
 from hub.services import Hub
 from hub.settings import Settings
 from hub.vault import Vault
 from storage.db import Sessions
 
 
-def build_services(settings: Settings, sessions: Sessions) -> Hub:
+def build_services(
+    settings: Settings, sessions: Sessions, *, teams: TeamsPort | None = None
+) -> Hub:
+    """The hub's services; ``teams`` is the bot's Teams port (:func:`bot.connect`), when this
+    server runs the bot."""
     return Hub(
         settings=settings,
         sessions=sessions,
@@ -19,6 +24,7 @@ def build_services(settings: Settings, sessions: Sessions) -> Hub:
         graph=_graph_client(
             settings, settings.entra_client_id, settings.entra_client_secret.get_secret_value()
         ),
+        teams=teams,
     )
 
 

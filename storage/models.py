@@ -2,6 +2,9 @@
 
 Enumerations are stored as short strings checked by the code, not as database enums, so that a
 new value is a code change rather than a migration on PostgreSQL.
+
+The whole schema stays in this one module (some 500 lines) on purpose: the tables refer to each
+other, and Alembic's migrations are checked against it as one picture.
 """
 
 from __future__ import annotations
@@ -93,7 +96,7 @@ class StaffUser(FirmOwned, Base):
     locale: Mapped[str] = mapped_column(String(8), default="fr")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # failure_notices: immediate | daily | off — how this person hears in Teams of the failed
-    # sends of the dossiers they are master of (hub/notifications.py).
+    # sends of the dossiers they are master of (hub/notices/).
     failure_notices: Mapped[str] = mapped_column(
         String(16), default="immediate", server_default="immediate"
     )
@@ -370,7 +373,7 @@ class DocumentVersion(FirmOwned, Base):
     __tablename__ = "document_version"
     __table_args__ = (
         UniqueConstraint("document_id", "number"),
-        # The activity dashboard's documents received per day (hub/dashboards.py).
+        # The activity dashboard's documents received per day (hub/dashboards/).
         Index("ix_document_version_firm_created", "firm_id", "created_at"),
     )
 
@@ -407,7 +410,7 @@ class Delivery(FirmOwned, Base):
             "connection_id",
             "created_at",
         ),
-        # The notice dispatcher's "failed and not yet told" (hub/notifications.py): a partial
+        # The notice dispatcher's "failed and not yet told" (hub/notices/): a partial
         # index, so it stays as small as the backlog of untold failures.
         Index(
             "ix_delivery_unnotified",

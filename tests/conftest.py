@@ -141,10 +141,22 @@ async def sessions(settings: Settings) -> AsyncIterator[object]:
 
 @pytest.fixture
 async def demo(sessions: object) -> object:
-    """The demo firm (staff of each role, dossiers, contacts, catalog), as ``relais demo`` makes it."""
+    """The demo firm (staff of each role, 200 dossiers, contacts, catalog), as ``relais demo``
+    makes it. Where the demo firm is not the point, arrange a small scene instead
+    (``tests/scenes.py``), such as ``office``."""
     from relais.demo import seed
 
     return await seed(sessions)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def office(sessions: object) -> object:
+    """A small firm of the test's own (``tests.scenes.office``): its administrator, the Achats
+    and Ventes folders with their 2025 sub-folders, and one dossier, ``DOS001``, the
+    administrator masters."""
+    from tests import scenes
+
+    return await scenes.office(sessions)  # type: ignore[arg-type]
 
 
 @pytest.fixture

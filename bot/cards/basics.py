@@ -1,30 +1,29 @@
-"""Cards for refusals, errors and commands the bot does not know."""
+"""Cards for people the bot does not know, unexpected failures and commands it does not know."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from bot.cards.base import Card, card, paragraph, say_button, title
-
-T = Callable[..., str]
-
-
-def refusal_card(t: T, lang: str) -> Card:
-    return card(title(t("refusal.title")), paragraph(t("refusal.body")), lang=lang)
+from hub.i18n import Translator
 
 
-def error_card(t: T, lang: str, key: str = "error.generic", why: str = "") -> Card:
+def refusal_card(t: Translator) -> Card:
+    return card(title(t("refusal.title")), paragraph(t("refusal.body")), lang=t.lang)
+
+
+def apology_card(t: Translator) -> Card:
+    """Something broke that the person could not cause (a bug, logged whole): nothing changed.
+    A refusal from ``hub/`` says why instead (:func:`bot.errors.error_card`)."""
     return card(
-        title(t("error.title"), color="Attention"), paragraph(t(key, why=why).strip()), lang=lang
+        title(t("error.title"), color="Attention"), paragraph(t("error.generic")), lang=t.lang
     )
 
 
-def unknown_command_card(t: T, lang: str, text: str, help_word: str) -> Card:
+def unknown_command_card(t: Translator, text: str, help_word: str) -> Card:
     shown = text if len(text) <= 60 else text[:57] + "…"
     return card(
         title(t("unknown.title")),
         paragraph(t("unknown.body", text=shown)),
         paragraph(t("unknown.hint"), subtle=True),
         actions=[say_button(t("button.help"), help_word)],
-        lang=lang,
+        lang=t.lang,
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.cards.base import Card, card, paragraph, title
-
-T = Callable[..., str]
+from hub.i18n import Translator
 
 PLACE = "documents.place"
 CANCEL = "documents.cancel"
@@ -32,8 +31,7 @@ def _choices(pairs: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
 
 
 def where_card(
-    t: T,
-    lang: str,
+    t: Translator,
     names: Sequence[str],
     dossiers: Sequence[tuple[str, str]],
     folders: Sequence[str],
@@ -95,11 +93,11 @@ def where_card(
             {"type": "Action.Submit", "title": t("documents.where.cancel"),
              "associatedInputs": "none", "data": {"relais": CANCEL}},
         ],
-        lang=lang,
+        lang=t.lang,
     )  # fmt: skip
 
 
-def _line(t: T, outcome: FileOutcome) -> list[dict[str, Any]]:
+def _line(t: Translator, outcome: FileOutcome) -> list[dict[str, Any]]:
     if outcome.outcome == "refused":
         return [
             {"type": "TextBlock", "text": f"✕ {outcome.name}", "weight": "Bolder", "wrap": True,
@@ -126,7 +124,7 @@ def _line(t: T, outcome: FileOutcome) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def receipt_card(t: T, lang: str, outcomes: Sequence[FileOutcome]) -> Card:
+def receipt_card(t: Translator, outcomes: Sequence[FileOutcome]) -> Card:
     refused = sum(1 for o in outcomes if o.outcome == "refused")
     if refused == len(outcomes):
         heading, color = t("documents.receipt.none"), "Attention"
@@ -137,9 +135,9 @@ def receipt_card(t: T, lang: str, outcomes: Sequence[FileOutcome]) -> Card:
     body: list[dict[str, Any]] = [title(heading, color=color)]
     for outcome in outcomes:
         body.append({"type": "Container", "spacing": "Medium", "items": _line(t, outcome)})
-    return card(*body, lang=lang)
+    return card(*body, lang=t.lang)
 
 
-def notice_card(t: T, lang: str, key: str, **params: Any) -> Card:
+def notice_card(t: Translator, key: str, **params: Any) -> Card:
     """A title and one sentence: nothing to file, cancelled, no dossier to file into."""
-    return card(title(t(f"{key}.title")), paragraph(t(f"{key}.body", **params)), lang=lang)
+    return card(title(t(f"{key}.title")), paragraph(t(f"{key}.body", **params)), lang=t.lang)

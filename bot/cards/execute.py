@@ -8,12 +8,12 @@ invoke whose answer replaces the card; clients without Universal Actions fall ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from bot.cards.base import Card, card, paragraph, small, title
+from hub.i18n import Translator
 
-T = Callable[..., str]
 VERB = "relais"  # the key of the verb in an Action.Submit fallback's data
 
 
@@ -59,6 +59,6 @@ def field_error(text: str) -> dict[str, Any]:
     return small(text, subtle=False, color="Attention")
 
 
-def refused_card(t: T, lang: str, reason: str, *, heading_key: str = "action.refused") -> Card:
+def refused_card(t: Translator, reason: str, *, heading_key: str = "action.refused") -> Card:
     """What an action could not do, and why (rights, a wrong state, an unknown item)."""
-    return card(title(t(heading_key), color="Attention"), paragraph(reason), lang=lang)
+    return card(title(t(heading_key), color="Attention"), paragraph(reason), lang=t.lang)

@@ -15,15 +15,14 @@ the reader's own time zone and date format, which the bot does not know.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.cards.base import Card, card, paragraph, say_button, small, title
 from bot.cards.execute import button_row, execute
 from hub.dashboards import FailurePage, FailureRow
-
-T = Callable[..., str]
+from hub.i18n import Translator
 
 RETRY = "failures.retry"
 MORE = "failures.more"
@@ -68,25 +67,27 @@ def delivery_row(
     }
 
 
-def reason_label(t: T, reason: str | None) -> str:
+def reason_label(t: Translator, reason: str | None) -> str:
     """The failure reason in plain words (``too_large`` → "File too large")."""
     key = f"failures.reason.{reason or 'unknown'}"
     text = t(key)
     return t("failures.reason.unknown") if text == key else text
 
 
-def reason_fix(t: T, reason: str | None) -> str:
+def reason_fix(t: Translator, reason: str | None) -> str:
     """What to do about it."""
     key = f"failures.fix.{reason or 'unknown'}"
     text = t(key)
     return t("failures.fix.unknown") if text == key else text
 
 
-def retry_button(t: T, ids: list[int], label: str, context: dict[str, Any]) -> dict[str, Any]:
+def retry_button(
+    t: Translator, ids: list[int], label: str, context: dict[str, Any]
+) -> dict[str, Any]:
     return execute(label, RETRY, {"ids": ids, **context}, inputs=False)
 
 
-def _row(t: T, row: FailureRow, context: dict[str, Any], queued: bool) -> dict[str, Any]:
+def _row(t: Translator, row: FailureRow, context: dict[str, Any], queued: bool) -> dict[str, Any]:
     items: list[dict[str, Any]] = [
         heading(
             t(
@@ -124,8 +125,7 @@ def _row(t: T, row: FailureRow, context: dict[str, Any], queued: bool) -> dict[s
 
 
 def failures_card(
-    t: T,
-    lang: str,
+    t: Translator,
     page: FailurePage,
     dossier: str = "",
     *,
@@ -166,10 +166,10 @@ def failures_card(
                 inputs=False,
             )
         )
-    return card(*body, actions=actions or None, lang=lang)
+    return card(*body, actions=actions or None, lang=t.lang)
 
 
-def queued_card(t: T, lang: str, retried: int, refused: int, failures_word: str) -> Card:
+def queued_card(t: Translator, retried: int, refused: int, failures_word: str) -> Card:
     """Retry pressed on a card that is not a list (a notification): how many were queued again."""
     body: list[dict[str, Any]] = [title(t("failures.queued.title"))]
     if retried == 1:
@@ -180,13 +180,13 @@ def queued_card(t: T, lang: str, retried: int, refused: int, failures_word: str)
         body.append(paragraph(t("failures.nothing")))
     if refused:
         body.append(small(t("failures.refused_some", count=refused), subtle=False, color="Warning"))
-    return card(*body, actions=[say_button(t("failures.see"), failures_word)], lang=lang)
+    return card(*body, actions=[say_button(t("failures.see"), failures_word)], lang=t.lang)
 
 
-def staff_only_card(t: T, lang: str) -> Card:
+def staff_only_card(t: Translator) -> Card:
     """A client contact asking for the failed sends: said kindly, with what they can ask instead."""
     return card(
         title(t("failures.staff_only.title")),
         paragraph(t("failures.staff_only.body")),
-        lang=lang,
+        lang=t.lang,
     )

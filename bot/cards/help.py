@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from bot.cards.base import Card, card, open_url, paragraph, say_button, title
-
-T = Callable[..., str]
+from hub.i18n import Translator
 
 
 def help_card(
-    t: T, lang: str, commands: Sequence[tuple[str, str]], panel_url: str | None = None
+    t: Translator, commands: Sequence[tuple[str, str]], panel_url: str | None = None
 ) -> Card:
     """``commands`` is (the word to type, what it does), in the person's language."""
     facts = [{"title": word, "value": summary} for word, summary in commands]
@@ -21,16 +20,16 @@ def help_card(
         {"type": "FactSet", "facts": facts},
         paragraph(t("help.hint"), subtle=True),
         actions=actions,
-        lang=lang,
+        lang=t.lang,
     )
 
 
-def welcome_card(t: T, lang: str, name: str, firm: str, is_staff: bool, help_word: str) -> Card:
+def welcome_card(t: Translator, name: str, firm: str, is_staff: bool, help_word: str) -> Card:
     intro = t("welcome.staff") if is_staff else t("welcome.contact", firm=firm)
     return card(
         title(t("welcome.title", name=name)),
         paragraph(intro),
         paragraph(t("welcome.next"), subtle=True),
         actions=[say_button(t("button.help"), help_word)],
-        lang=lang,
+        lang=t.lang,
     )

@@ -7,7 +7,6 @@ the reader's own time zone and date format, which the bot does not know.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +14,7 @@ from bot.cards.base import Card, card, paragraph, say_button, small, title
 from bot.cards.execute import button_row, execute
 from bot.cards.failures import RETRY, delivery_row, heading, reason_label, when
 from hub.history import DocumentMatch, DocumentMatches, DossierStatus
-
-T = Callable[..., str]
+from hub.i18n import Translator
 
 MORE = "history.more"
 HISTORY_EXAMPLE = "facture"
@@ -29,7 +27,7 @@ def section(text: str) -> dict[str, Any]:
     return {**heading(text), "size": "Medium", "spacing": "Large"}
 
 
-def usage_card(t: T, lang: str, area: str, example: str, word: str) -> Card:
+def usage_card(t: Translator, area: str, example: str, word: str) -> Card:
     """What to type after the command (``area`` is ``history`` or ``status``), with a button that
     types the example."""
     return card(
@@ -37,21 +35,21 @@ def usage_card(t: T, lang: str, area: str, example: str, word: str) -> Card:
         paragraph(t(f"{area}.usage.body")),
         paragraph(t(f"{area}.usage.example", example=example), subtle=True),
         actions=[say_button(f"{word} {example}", f"{word} {example}")],
-        lang=lang,
+        lang=t.lang,
     )
 
 
-def unknown_dossier_card(t: T, lang: str, code: str) -> Card:
+def unknown_dossier_card(t: Translator, code: str) -> Card:
     shown = code if len(code) <= 40 else code[:37] + "…"
     return card(
         title(t("status.unknown.title"), color="Attention"),
         paragraph(t("status.unknown.body", code=shown)),
-        lang=lang,
+        lang=t.lang,
     )
 
 
 def delivery_state(
-    t: T, status: str, reason: str | None, sent_at: datetime | None, reference: str
+    t: Translator, status: str, reason: str | None, sent_at: datetime | None, reference: str
 ) -> str:
     """What became of a send, in words: sent when (and the application's reference), failed
     why, or waiting."""
@@ -65,7 +63,9 @@ def delivery_state(
     return t(f"history.delivery.{status}")
 
 
-def _document(t: T, document: DocumentMatch, term: str, after: int | None) -> dict[str, Any]:
+def _document(
+    t: Translator, document: DocumentMatch, term: str, after: int | None
+) -> dict[str, Any]:
     items: list[dict[str, Any]] = [
         heading(document.name),
         small(
@@ -117,8 +117,7 @@ def _document(t: T, document: DocumentMatch, term: str, after: int | None) -> di
 
 
 def history_card(
-    t: T,
-    lang: str,
+    t: Translator,
     term: str,
     matches: DocumentMatches,
     *,
@@ -141,13 +140,13 @@ def history_card(
         if matches.next_after is not None
         else None
     )
-    return card(*body, actions=actions, lang=lang)
+    return card(*body, actions=actions, lang=t.lang)
 
 
 # --------------------------------------------------------------------------- status
 
 
-def status_card(t: T, lang: str, status: DossierStatus, *, staff: bool, failures_word: str) -> Card:
+def status_card(t: Translator, status: DossierStatus, *, staff: bool, failures_word: str) -> Card:
     """The dossier's applications (how each receives documents and which folders), then its last
     sends. Contacts see neither the collection addresses nor the codes at the applications."""
     body: list[dict[str, Any]] = [
@@ -203,4 +202,4 @@ def status_card(t: T, lang: str, status: DossierStatus, *, staff: bool, failures
         if staff and failed
         else None
     )
-    return card(*body, actions=actions, lang=lang)
+    return card(*body, actions=actions, lang=t.lang)

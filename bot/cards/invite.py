@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.cards.base import Card, card, open_url, paragraph, title
 from bot.cards.execute import execute, field_error
-from hub.invitations import InvitationView
-
-T = Callable[..., str]
+from hub.contacts import InvitationView
+from hub.i18n import Translator
 
 SEND = "invite.send"
 CHECK = "invite.check"
@@ -23,7 +22,7 @@ def dossier_choices(dossiers: Sequence[tuple[str, str]]) -> list[dict[str, str]]
 
 
 def dossier_input(
-    t: T, dossiers: Sequence[tuple[str, str]], value: str = "", error: str = ""
+    t: Translator, dossiers: Sequence[tuple[str, str]], value: str = "", error: str = ""
 ) -> list[dict[str, Any]]:
     """A dossier chosen among a few static choices or found by typing (Teams' typeahead asks the
     bot, ``application/search`` with the ``dossiers`` dataset)."""
@@ -49,7 +48,7 @@ def dossier_input(
 
 
 def _text_input(
-    t: T, name: str, value: str, error: str, *, style: str | None = None
+    t: Translator, name: str, value: str, error: str, *, style: str | None = None
 ) -> list[dict[str, Any]]:
     block: dict[str, Any] = {
         "type": "Input.Text",
@@ -67,8 +66,7 @@ def _text_input(
 
 
 def invite_form_card(
-    t: T,
-    lang: str,
+    t: Translator,
     dossiers: Sequence[tuple[str, str]],
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
@@ -83,16 +81,16 @@ def invite_form_card(
     body += _text_input(t, "last_name", values.get("last_name", ""), errors.get("last_name", ""))
     body += _text_input(t, "email", values.get("email", ""), errors.get("email", ""), style="Email")
     body += dossier_input(t, dossiers, values.get("dossier", ""), errors.get("dossier", ""))
-    return card(*body, actions=[execute(t("invite.send"), SEND, style="positive")], lang=lang)
+    return card(*body, actions=[execute(t("invite.send"), SEND, style="positive")], lang=t.lang)
 
 
-def _status(t: T, view: InvitationView) -> str:
+def _status(t: Translator, view: InvitationView) -> str:
     if view.guest_state == "guest":
         return t("invite.status.guest")
     return t(f"invite.status.{view.status or 'none'}")
 
 
-def invite_result_card(t: T, lang: str, view: InvitationView, dossier: str) -> Card:
+def invite_result_card(t: Translator, view: InvitationView, dossier: str) -> Card:
     """The invitation as it stands: sent (pending, with the acceptance link), already a guest,
     accepted; "check again" while it is pending."""
     outcome = view.outcome or "checked"
@@ -134,10 +132,10 @@ def invite_result_card(t: T, lang: str, view: InvitationView, dossier: str) -> C
                 inputs=False,
             )
         )
-    return card(*body, actions=actions or None, lang=lang)
+    return card(*body, actions=actions or None, lang=t.lang)
 
 
-def consent_card(t: T, lang: str, contact: str, link: str, values: Mapping[str, str]) -> Card:
+def consent_card(t: Translator, contact: str, link: str, values: Mapping[str, str]) -> Card:
     """The seed's error: the contact cannot be invited until an administrator grants consent."""
     return card(
         title(t("invite.consent.title"), color="Attention"),
@@ -147,5 +145,5 @@ def consent_card(t: T, lang: str, contact: str, link: str, values: Mapping[str, 
             open_url(t("invitations.grant_link"), link),
             execute(t("invite.try_again"), SEND, dict(values), inputs=False),
         ],
-        lang=lang,
+        lang=t.lang,
     )

@@ -4,25 +4,23 @@ and one Retry for the failures shown (the ``failures`` command's verb and handle
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from bot.cards.base import Card, card, open_url, paragraph, title
 from bot.cards.execute import execute
 from bot.cards.failures import RETRY
-from hub.notifications import FailureNotice, NoticeItem
+from hub.i18n import Translator
+from hub.notices import FailureNotice, NoticeItem
 
-T = Callable[..., str]
 
-
-def reason_label(t: T, reason: str) -> str:
+def reason_label(t: Translator, reason: str) -> str:
     """The failure class in plain words (the texts the ``failures`` command shows)."""
     key = f"failures.reason.{reason}"
     text = t(key)
     return t("failures.reason.unknown") if text == key else text
 
 
-def _item(t: T, item: NoticeItem) -> dict[str, Any]:
+def _item(t: Translator, item: NoticeItem) -> dict[str, Any]:
     name = (
         t("notices.version", document=item.document, version=item.version)
         if item.version > 1
@@ -57,7 +55,7 @@ def _item(t: T, item: NoticeItem) -> dict[str, Any]:
     }
 
 
-def notice_card(t: T, lang: str, notice: FailureNotice, dashboard_url: str) -> Card:
+def notice_card(t: Translator, notice: FailureNotice, dashboard_url: str) -> Card:
     heading = (
         t("notices.title_one") if notice.total == 1 else t("notices.title_many", count=notice.total)
     )
@@ -77,4 +75,4 @@ def notice_card(t: T, lang: str, notice: FailureNotice, dashboard_url: str) -> C
         )
         actions.append(execute(label, RETRY, {"ids": ids}, style="positive", inputs=False))
     actions.append(open_url(t("notices.open_dashboard"), dashboard_url))
-    return card(*body, actions=actions, lang=lang)
+    return card(*body, actions=actions, lang=t.lang)

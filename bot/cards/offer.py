@@ -11,14 +11,13 @@ which every member is refreshed anyway; the ids are named since the docs ask for
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from bot.cards.base import Card, card, paragraph, title
 from bot.cards.execute import VERB, execute
+from hub.i18n import Translator
 from hub.offers import Answer, Offer, OfferStatus
-
-T = Callable[..., str]
 
 ACCEPT = "offer.accept"
 DECLINE = "offer.decline"
@@ -49,7 +48,7 @@ def _refreshing(result: Card, access_id: int, user_ids: Sequence[str]) -> Card:
     return result
 
 
-def _facts(t: T, dossier: str, name: str, proposer: str) -> dict[str, Any]:
+def _facts(t: Translator, dossier: str, name: str, proposer: str) -> dict[str, Any]:
     return {
         "type": "FactSet",
         "facts": [
@@ -59,7 +58,7 @@ def _facts(t: T, dossier: str, name: str, proposer: str) -> dict[str, Any]:
     }
 
 
-def offer_card(t: T, lang: str, offer: Offer, firm: str, user_ids: Sequence[str] = ()) -> Card:
+def offer_card(t: Translator, offer: Offer, firm: str, user_ids: Sequence[str] = ()) -> Card:
     data = {"access": offer.access_id}
     return _refreshing(
         card(
@@ -71,7 +70,7 @@ def offer_card(t: T, lang: str, offer: Offer, firm: str, user_ids: Sequence[str]
                 execute(t("offer.accept"), ACCEPT, data, style="positive", inputs=False),
                 execute(t("offer.decline"), DECLINE, data, style="destructive", inputs=False),
             ],
-            lang=lang,
+            lang=t.lang,
         ),
         offer.access_id,
         user_ids,
@@ -79,7 +78,7 @@ def offer_card(t: T, lang: str, offer: Offer, firm: str, user_ids: Sequence[str]
 
 
 def _answered(
-    t: T, lang: str, state: str, application: str, proposer: str, description: str, facts: Any
+    t: Translator, state: str, application: str, proposer: str, description: str, facts: Any
 ) -> Card:
     return card(
         title(
@@ -89,16 +88,15 @@ def _answered(
         paragraph(t(f"offer.{state}.body", proposer=proposer or "—")),
         {**paragraph(description), "isSubtle": True},
         facts,
-        lang=lang,
+        lang=t.lang,
     )
 
 
-def answered_card(t: T, lang: str, answer: Answer, user_ids: Sequence[str] = ()) -> Card:
+def answered_card(t: Translator, answer: Answer, user_ids: Sequence[str] = ()) -> Card:
     """The contact's card after the answer: what they chose, no buttons any more."""
     return _refreshing(
         _answered(
             t,
-            lang,
             "accepted" if answer.accepted else "declined",
             answer.application,
             answer.proposer_name,
@@ -111,29 +109,27 @@ def answered_card(t: T, lang: str, answer: Answer, user_ids: Sequence[str] = ())
 
 
 def current_card(
-    t: T, lang: str, status: OfferStatus, firm: str, user_ids: Sequence[str] = ()
+    t: Translator, status: OfferStatus, firm: str, user_ids: Sequence[str] = ()
 ) -> Card:
     """The contact's card as the offer stands now (what a refresh shows)."""
     offer = status.offer
     if status.state == "offered":
-        return offer_card(t, lang, offer, firm, user_ids)
+        return offer_card(t, offer, firm, user_ids)
     facts = _facts(t, offer.dossier_code, offer.dossier_name, offer.proposed_by or "—")
     if status.state in ("accepted", "granted", "declined"):
         state = "declined" if status.state == "declined" else "accepted"
-        body = _answered(
-            t, lang, state, offer.application, offer.proposed_by, offer.description, facts
-        )
+        body = _answered(t, state, offer.application, offer.proposed_by, offer.description, facts)
     else:
         body = card(
             title(t("offer.withdrawn.title", application=offer.application)),
             paragraph(t("offer.withdrawn.body", firm=firm)),
             facts,
-            lang=lang,
+            lang=t.lang,
         )
     return _refreshing(body, offer.access_id, user_ids)
 
 
-def told_card(t: T, lang: str, answer: Answer) -> Card:
+def told_card(t: Translator, answer: Answer) -> Card:
     """For the accountant who proposed it: "X accepted A for dossier D"."""
     state = "accepted" if answer.accepted else "declined"
     return card(
@@ -147,5 +143,5 @@ def told_card(t: T, lang: str, answer: Answer) -> Card:
             color="Good" if answer.accepted else "Default",
         ),
         paragraph(t(f"offer.told.{state}_hint", dossier=answer.dossier_code), subtle=True),
-        lang=lang,
+        lang=t.lang,
     )

@@ -3,16 +3,15 @@ then what was done."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.cards.base import Card, card, paragraph, title
 from bot.cards.execute import button_row, execute
 from bot.cards.invite import OPEN, dossier_input
+from hub.i18n import Translator
 from hub.offers import DossierContacts, Proposable
-
-T = Callable[..., str]
 
 CONTACTS = "propose.contacts"
 APPS = "propose.apps"
@@ -22,18 +21,18 @@ APP_INPUT = "app_"  # the toggles' ids: app_<firm application id>
 
 
 def choose_dossier_card(
-    t: T, lang: str, dossiers: Sequence[tuple[str, str]], error: str = ""
+    t: Translator, dossiers: Sequence[tuple[str, str]], error: str = ""
 ) -> Card:
     return card(
         title(t("propose.title")),
         paragraph(t("propose.step1")),
         *dossier_input(t, dossiers, error=error),
         actions=[execute(t("propose.next"), CONTACTS)],
-        lang=lang,
+        lang=t.lang,
     )
 
 
-def choose_contact_card(t: T, lang: str, dossier: DossierContacts) -> Card:
+def choose_contact_card(t: Translator, dossier: DossierContacts) -> Card:
     """Step 2: the dossier's guests, or no contact; the others listed greyed with "invite first"."""
     heading = t("propose.title_for", dossier=dossier.code, name=dossier.name)
     choices = [{"title": f"{c.name} ({c.email})", "value": str(c.id)} for c in dossier.eligible]
@@ -96,13 +95,12 @@ def choose_contact_card(t: T, lang: str, dossier: DossierContacts) -> Card:
     return card(
         *body,
         actions=[execute(t("propose.next"), APPS, {"dossier": dossier.code})],
-        lang=lang,
+        lang=t.lang,
     )
 
 
 def choose_apps_card(
-    t: T,
-    lang: str,
+    t: Translator,
     dossier: str,
     contact: tuple[int, str] | None,
     apps: Sequence[Proposable],
@@ -120,7 +118,7 @@ def choose_apps_card(
         body.append({**paragraph(notice), "color": "Attention"})
     if not apps:
         body.append(paragraph(t("propose.no_apps"), subtle=True))
-        return card(*body, lang=lang)
+        return card(*body, lang=t.lang)
     for app in apps:
         body.append(
             {
@@ -150,7 +148,7 @@ def choose_apps_card(
         )
     data = {"dossier": dossier, "contact": str(contact[0]) if contact else NO_CONTACT}
     label = t("propose.send") if contact else t("propose.switch_on")
-    return card(*body, actions=[execute(label, SEND, data, style="positive")], lang=lang)
+    return card(*body, actions=[execute(label, SEND, data, style="positive")], lang=t.lang)
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,7 @@ class Summary:
     unreachable: tuple[str, ...] = ()
 
 
-def summary_card(t: T, lang: str, summary: Summary) -> Card:
+def summary_card(t: Translator, summary: Summary) -> Card:
     """What was done: offered to X (A, B), switched on, already held, not reachable."""
     body: list[dict[str, Any]] = [title(t("propose.done.title", dossier=summary.dossier))]
     facts: list[dict[str, str]] = []
@@ -194,4 +192,4 @@ def summary_card(t: T, lang: str, summary: Summary) -> Card:
         )
     elif summary.offered:
         body.append(paragraph(t("propose.done.offered_hint", contact=summary.contact), subtle=True))
-    return card(*body, lang=lang)
+    return card(*body, lang=t.lang)

@@ -14,7 +14,7 @@ import pytest
 
 from hub import applications as apps
 from hub.applications import Definition
-from relais.demo import DEMO_STAFF, DEMO_TENANT_ID, _company_names
+from relais.demo import DEMO_STAFF, DEMO_TENANT_ID, company_names
 from tests.admin.browser import SCREENSHOTS, chromium, database_url, run_async, sign_in
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,7 @@ OCR = Definition(
     api_url="https://ocr.example.test/v1",
     sic_code="SIC-75001",
 )
-CODES = sorted(code for code, _ in _company_names(200))
+CODES = sorted(code for code, _ in company_names(200))
 
 
 def seed_applications(database_url: str) -> dict[str, int]:

@@ -18,7 +18,6 @@ from hub.services import Hub
 from hub.settings import Settings
 from hub.tokens import create_token, revoke_token
 from relais.app import build_app
-from relais.demo import DemoInfo
 from storage.db import Sessions
 from storage.models import (
     ApiToken,
@@ -29,6 +28,8 @@ from storage.models import (
     Folder,
     StaffUser,
 )
+from tests import scenes
+from tests.scenes import Office
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"
@@ -37,7 +38,7 @@ Client = TestClient[Any, Any]
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, settings: Settings, demo: DemoInfo) -> Client:
+async def client(aiohttp_client: Any, settings: Settings, office: Office) -> Client:
     result: Client = await aiohttp_client(build_app(settings))
     return result
 
@@ -53,8 +54,8 @@ async def _admin(sessions: Sessions, firm_id: int) -> Actor:
 
 
 @pytest.fixture
-async def admin(sessions: Sessions, demo: DemoInfo) -> Actor:
-    return await _admin(sessions, demo.firm_id)
+async def admin(sessions: Sessions, office: Office) -> Actor:
+    return await _admin(sessions, office.firm.id)
 
 
 @pytest.fixture
@@ -63,13 +64,8 @@ async def token(hub: Hub, admin: Actor) -> str:
 
 
 @pytest.fixture
-async def code(sessions: Sessions, demo: DemoInfo) -> str:
-    async with sessions() as session:
-        first = await session.scalar(
-            select(Dossier.code).where(Dossier.firm_id == demo.firm_id).order_by(Dossier.code)
-        )
-    assert first
-    return first
+async def code(office: Office) -> str:
+    return office.dossier.code
 
 
 def _bearer(secret: str) -> dict[str, str]:
@@ -368,15 +364,13 @@ def test_the_openapi_file_names_every_route_the_api_serves(hub: Hub) -> None:
 
 
 async def test_a_token_acts_for_the_whole_firm_not_as_a_contact_of_the_same_id(
-    client: Client, token: str, sessions: Sessions, demo: DemoInfo
+    client: Client, token: str, sessions: Sessions, office: Office
 ) -> None:
     """Token 1 must reach every dossier of the firm, not only those of contact 1."""
-    async with sessions() as session:
-        last = await session.scalar(
-            select(Dossier.code)
-            .where(Dossier.firm_id == demo.firm_id)
-            .order_by(Dossier.code.desc())
-        )
+    contact = await scenes.contact(sessions, office.firm, office.dossier)
+    (other,) = await scenes.dossiers(sessions, office.firm, office.admin, prefix="OTH")
+    assert contact.id == 1 and contact.dossier_ids == (office.dossier.id,)
+    last = other.code
     response = await client.post(
         f"/api/v1/dossiers/{last}/documents", data=_form("a.pdf", PDF), headers=_bearer(token)
     )

@@ -12,6 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from connectors.teams_files import DownloadRefused, TeamsFiles, download_client
+from hub.documents import MAX_DOCUMENT_SIZE
 from hub.services import Hub
 from hub.settings import Settings
 from relais.app import build_app
@@ -392,24 +394,18 @@ async def test_text_commands_still_work_beside_files(
 
 
 async def test_downloads_are_bounded_and_only_https_outside_demo_mode(
-    hub: Hub, onedrive: FileServer
+    onedrive: FileServer,
 ) -> None:
-    from botbuilder.core import ConversationState, MemoryStorage
+    async with download_client() as client:
+        small = TeamsFiles(client, allow_http=True, max_size=10)
+        url = onedrive.link("big", b"x" * 11)
+        with pytest.raises(DownloadRefused) as refused:
+            await small.download(url)
+        assert refused.value.key == "documents.too_large"
+        assert await small.download(onedrive.link("ok", b"x" * 10)) == b"x" * 10
 
-    from bot.attachments import DownloadRefused, FileIntake, IncomingFile
-
-    state = ConversationState(MemoryStorage())
-    small = FileIntake(hub, state, allow_http=True, max_size=10)
-    url = onedrive.link("big", b"x" * 11)
-    with pytest.raises(DownloadRefused) as refused:
-        await small._download(IncomingFile("big.pdf", url))
-    assert refused.value.key == "documents.too_large"
-    assert (
-        await small._download(IncomingFile("ok.txt", onedrive.link("ok", b"x" * 10))) == b"x" * 10
-    )
-
-    strict = FileIntake(hub, state, allow_http=False)
-    with pytest.raises(DownloadRefused) as refused:
-        await strict._download(IncomingFile("ok.txt", onedrive.link("ok")))
-    assert refused.value.key == "documents.download_failed"
+        strict = TeamsFiles(client, allow_http=False, max_size=MAX_DOCUMENT_SIZE)
+        with pytest.raises(DownloadRefused) as refused:
+            await strict.download(onedrive.link("ok"))
+        assert refused.value.key == "documents.download_failed"
     assert onedrive.requests == ["big", "ok"]

@@ -79,7 +79,7 @@ async def test_a_request_the_channel_did_not_sign_for_this_bot_is_refused_withou
     make = REFUSALS[case]
     header = make(fake_channel_issuer, fake_bot_connector.url) if make else None
     headers = {"Authorization": header} if header else {}
-    caplog.set_level(logging.INFO, logger="relais")
+    caplog.set_level(logging.INFO, logger="bot.auth")
 
     response = await client.post(
         "/api/messages", json=help_from_claire(fake_bot_connector), headers=headers

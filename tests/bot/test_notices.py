@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.cards.failures import RETRY
 from bot.endpoint import NOTICES, SERVICES
 from bot.notices import NoticeDispatcher
-from hub.notifications import QUIET, set_failure_notices
+from hub.notices import QUIET, set_failure_notices
 from hub.services import Hub
 from hub.settings import Settings
 from relais.app import build_app
@@ -30,7 +30,7 @@ from tests.fakes.channel import FakeChannelIssuer
 from tests.fakes.connector import FakeBotConnector
 from tests.hub.graph_arrange import Sleeps
 from tests.hub.test_history import Scene, arrange_scene
-from tests.hub.test_notifications import fail_burst
+from tests.hub.test_notices import fail_burst
 
 SOPHIE = "a0000000-0000-4000-8000-000000000003"  # French; master of scene.sophie_code
 JAMES = "a0000000-0000-4000-8000-000000000004"  # English; master of scene.james_code

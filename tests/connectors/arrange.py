@@ -1,4 +1,8 @@
-"""Arranging what the delivery tests need: applications, connections, an actor, a clock."""
+"""Arranging what the delivery tests need: applications, connections, an actor, a clock.
+
+The connectors' own tests arrange a small firm (:func:`tests.scenes.office`); the helpers taking a
+``DemoInfo`` or a firm id and dossier code serve the tests elsewhere that work on the demo firm.
+"""
 
 from __future__ import annotations
 
@@ -14,17 +18,10 @@ from hub.identity import Actor, resolve
 from hub.services import Hub
 from relais.demo import DemoInfo
 from storage.db import Sessions
-from storage.models import (
-    CatalogApp,
-    Connection,
-    ConnectionFolder,
-    Delivery,
-    DeliveryAttempt,
-    Dossier,
-    FirmApplication,
-    Folder,
-)
+from storage.models import Connection, Delivery, DeliveryAttempt, Dossier
+from tests import scenes
 from tests.fakes.partner import SANDBOX_KEY_ID, SANDBOX_SECRET
+from tests.scenes import Office
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -79,25 +76,19 @@ async def add_app(
     limits: dict[str, Any] | None = None,
     fields: dict[str, Any] | None = None,
 ) -> int:
-    """The firm adds catalog application ``slug``; ``limits`` overrides the catalog's
-    ``max_size``/``accepted_formats`` (so the sandbox, not Relais, gets to refuse)."""
-    async with hub.sessions() as session, session.begin():
-        app = await session.scalar(select(CatalogApp).where(CatalogApp.slug == slug))
-        assert app is not None
-        if limits is not None:
-            for key, value in limits.items():
-                setattr(app, key, value)
-        firm_app = FirmApplication(
-            firm_id=firm_id,
-            catalog_app_id=app.id,
-            api_url=api_url,
-            api_key_id=api_key_id if app.connection == "api" else "",
-            secret_encrypted=hub.vault.seal(secret) if secret and app.connection == "api" else None,
-            specific_fields=fields or {},
-        )
-        session.add(firm_app)
-        await session.flush()
-        return firm_app.id
+    """The firm adds catalog application ``slug`` with the partner sandbox's key
+    (:func:`tests.scenes.application`); the firm application's id."""
+    added = await scenes.application(
+        hub,
+        firm_id,
+        slug,
+        api_url=api_url,
+        api_key_id=api_key_id,
+        secret=secret,
+        limits=limits,
+        fields=fields,
+    )
+    return added.id
 
 
 async def connect(
@@ -112,41 +103,23 @@ async def connect(
     connected_at: datetime | None = None,
     active: bool = True,
 ) -> int:
-    async with sessions() as session, session.begin():
-        dossier = await session.scalar(
-            select(Dossier).where(Dossier.firm_id == firm_id, Dossier.code == dossier_code)
+    """The dossier ``dossier_code`` connected for ``folders`` (:func:`tests.scenes.connection`)."""
+    async with sessions() as session:
+        dossier_id = await session.scalar(
+            select(Dossier.id).where(Dossier.firm_id == firm_id, Dossier.code == dossier_code)
         )
-        assert dossier is not None
-        connection = await session.scalar(
-            select(Connection).where(
-                Connection.firm_application_id == firm_app_id, Connection.dossier_id == dossier.id
-            )
-        )
-        if connection is None:
-            connection = Connection(
-                firm_id=firm_id,
-                firm_application_id=firm_app_id,
-                dossier_id=dossier.id,
-                dossier_code_at_app=code_at_app,
-                collection_email=collection_email,
-                active=active,
-            )
-            session.add(connection)
-            await session.flush()
-        for path in folders:
-            folder = await session.scalar(
-                select(Folder).where(Folder.firm_id == firm_id, Folder.path == path)
-            )
-            assert folder is not None, path
-            session.add(
-                ConnectionFolder(
-                    firm_id=firm_id,
-                    connection_id=connection.id,
-                    folder_id=folder.id,
-                    connected_at=connected_at or datetime.now(UTC),
-                )
-            )
-        return connection.id
+    assert dossier_id is not None, dossier_code
+    return await scenes.connection(
+        sessions,
+        firm_id,
+        firm_app_id,
+        dossier_id,
+        folders,
+        code_at_app=code_at_app,
+        collection_email=collection_email,
+        connected_at=connected_at,
+        active=active,
+    )
 
 
 async def set_connection_active(sessions: Sessions, connection_id: int, active: bool) -> None:
@@ -171,16 +144,22 @@ async def delivery(sessions: Sessions, delivery_id: int) -> Delivery:
         return found
 
 
-async def collection_email_delivery(hub: Hub, demo: DemoInfo) -> tuple[str, Delivery]:
+async def collection_email_delivery(hub: Hub, office: Office) -> tuple[str, Delivery]:
     """A receipt dropped in "Achats" of a dossier whose purchases go to a collection-email
     application: the dossier's collection address, and the delivery queued for it."""
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
-    app = await add_app(hub, demo.firm_id, "pre-compta-email")
+    code = office.dossier.code
+    app = await scenes.application(hub, office.firm.id, "pre-compta-email")
     address = f"{code.lower()}@collecte.example"
-    await connect(hub.sessions, demo.firm_id, app, code, ["Achats"], collection_email=address)
-    receipt = await receive_document(
-        hub, await actor(hub, demo), code, "Achats", "Reçu été.pdf", PDF, "bot"
+    await scenes.connection(
+        hub.sessions,
+        office.firm.id,
+        app.id,
+        office.dossier.id,
+        ["Achats"],
+        collection_email=address,
     )
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
+    receipt = await receive_document(hub, admin, code, "Achats", "Reçu été.pdf", PDF, "bot")
     (queued,) = await deliveries(hub.sessions, receipt.version_id)
     return address, queued
 

@@ -18,11 +18,12 @@ from sqlalchemy import func, select
 
 from hub.documents import blob_store, receive_document
 from hub.services import Hub
-from relais.demo import DemoInfo
-from storage.models import Connection, Delivery, Dossier, Folder
-from tests.connectors.arrange import actor, add_app, connect, deliveries, dossier_codes, pdf
+from storage.models import Delivery
+from tests import scenes
+from tests.connectors.arrange import add_app, deliveries, pdf
 from tests.connectors.bulk import fill_outbox
 from tests.fakes.partner import PartnerSandbox
+from tests.scenes import Office
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,12 +109,12 @@ async def unsent(hub: Hub) -> int:
 
 
 async def test_a_killed_worker_loses_nothing_and_only_in_flight_sends_repeat(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox, workers: Workers
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox, workers: Workers
 ) -> None:
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
-    app = await add_app(hub, demo.firm_id, "ocr-achats", api_url=partner_sandbox.url)
-    await connect(hub.sessions, demo.firm_id, app, code, ["Achats"])
-    admin = await actor(hub, demo)
+    code = office.dossier.code
+    app = await add_app(hub, office.firm.id, "ocr-achats", api_url=partner_sandbox.url)
+    await scenes.connection(hub.sessions, office.firm.id, app, office.dossier.id, ["Achats"])
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
     for index in range(40):
         await receive_document(hub, admin, code, "Achats", f"f{index}.pdf", pdf(str(index)), "api")
     keys = {d.idempotency_key for d in await deliveries(hub.sessions)}
@@ -151,27 +152,21 @@ async def _all_sent(hub: Hub) -> bool:
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_four_workers_share_5000_deliveries_without_duplicates(
     hub: Hub,
-    demo: DemoInfo,
+    office: Office,
     partner_sandbox: PartnerSandbox,
     workers: Workers,
     database_url: str,
 ) -> None:
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
-    app = await add_app(hub, demo.firm_id, "ocr-achats", api_url=partner_sandbox.url)
-    connection_id = await connect(hub.sessions, demo.firm_id, app, code, ["Achats"])
-    async with hub.sessions() as session:
-        dossier_id = await session.scalar(select(Dossier.id).where(Dossier.code == code))
-        folder_id = await session.scalar(
-            select(Folder.id).where(Folder.firm_id == demo.firm_id, Folder.path == "Achats")
-        )
-        assert await session.get(Connection, connection_id) is not None
-    assert dossier_id and folder_id
+    app = await add_app(hub, office.firm.id, "ocr-achats", api_url=partner_sandbox.url)
+    connection_id = await scenes.connection(
+        hub.sessions, office.firm.id, app, office.dossier.id, ["Achats"]
+    )
     keys = await fill_outbox(
         hub.sessions,
         blob_store(hub.settings),
-        firm_id=demo.firm_id,
-        dossier_id=dossier_id,
-        folder_id=folder_id,
+        firm_id=office.firm.id,
+        dossier_id=office.dossier.id,
+        folder_id=office.folders["Achats"],
         connection_id=connection_id,
         count=5000,
     )

@@ -25,9 +25,9 @@ from hub.errors import ConfigurationError
 from hub.services import Hub
 from hub.settings import Settings
 from relais.app import build_worker
-from relais.demo import DemoInfo
 from relais.services import build_services
-from tests.connectors.arrange import PDF, actor, collection_email_delivery, delivery
+from tests import scenes
+from tests.connectors.arrange import PDF, collection_email_delivery, delivery
 from tests.fakes.entra import (
     EXCHANGE_AUDIENCE,
     MAIL_SEND_ROLE,
@@ -36,6 +36,7 @@ from tests.fakes.entra import (
 )
 from tests.fakes.smtp import FakeSmtp
 from tests.hub.test_applications import give_accesses
+from tests.scenes import Office
 
 TENANT = "7a1d1c9e-0b7e-4a57-9d55-3c1f6f0e2a11"
 CLIENT = "4f0a6a3e-5a55-4d0c-b1f4-mail00000001"
@@ -111,9 +112,9 @@ async def _arrived(transport: str, smtp: FakeSmtp, entra: FakeEntra, count: int)
 
 
 async def test_a_collection_email_delivery_goes_out_through_the_transport(
-    transport: str, hub: Hub, demo: DemoInfo, fake_smtp: FakeSmtp, mail_entra: FakeEntra
+    transport: str, hub: Hub, office: Office, fake_smtp: FakeSmtp, mail_entra: FakeEntra
 ) -> None:
-    address, queued = await collection_email_delivery(hub, demo)
+    address, queued = await collection_email_delivery(hub, office)
 
     async with build_worker(hub) as worker:
         assert (await worker.run_once()).sent == 1
@@ -129,12 +130,17 @@ async def test_a_collection_email_delivery_goes_out_through_the_transport(
 
 
 async def test_a_notification_mail_goes_out_through_the_transport(
-    transport: str, hub: Hub, demo: DemoInfo, fake_smtp: FakeSmtp, mail_entra: FakeEntra
+    transport: str, hub: Hub, office: Office, fake_smtp: FakeSmtp, mail_entra: FakeEntra
 ) -> None:
-    """Deleting a platform application tells the dossier masters by mail."""
+    """Deleting a platform application tells the dossier masters by mail: two dossiers with a
+    contact each, mastered by two people."""
     from hub import applications as apps
 
-    admin = await actor(hub, demo)
+    colleague = await scenes.staff(hub.sessions, office.firm, "collaborator", name="Bruno Colin")
+    theirs = await scenes.dossiers(hub.sessions, office.firm, colleague, prefix="COL")
+    for dossier in [office.dossier, *theirs]:
+        await scenes.contact(hub.sessions, office.firm, dossier)
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
     added = await apps.add_application(hub, admin, apps.Definition(app="start"))
     masters = set(await give_accesses(hub.sessions, admin.firm_id, added.id, 2))
     done = await apps.delete_application(hub, admin, added.id)

@@ -17,25 +17,23 @@ from connectors.registry import ConnectorEnv, default_registry
 from connectors.worker import DeliveryWorker, WorkerConfig
 from hub.documents import VersionReceipt, blob_store, receive_document
 from hub.services import Hub
-from relais.demo import DemoInfo
 from storage.models import Delivery
+from tests import scenes
 from tests.connectors.arrange import (
     PDF,
     PNG,
     FakeClock,
-    actor,
     add_app,
     attempts,
     collection_email_delivery,
-    connect,
     deliveries,
     delivery,
-    dossier_codes,
     set_connection_active,
     sha,
 )
 from tests.fakes.partner import SANDBOX_KEY_ID, SANDBOX_SECRET, PartnerSandbox
 from tests.fakes.smtp import FakeSmtp
+from tests.scenes import Office
 
 CODE_AT_APP = "OCR-4471"
 NO_LIMITS: dict[str, Any] = {"max_size": None, "accepted_formats": []}
@@ -64,7 +62,7 @@ class Scene:
 
 async def one_document(
     hub: Hub,
-    demo: DemoInfo,
+    office: Office,
     sandbox: PartnerSandbox,
     *,
     data: bytes = PDF,
@@ -73,14 +71,15 @@ async def one_document(
     secret: str = SANDBOX_SECRET,
     slug: str = "ocr-achats",
 ) -> Scene:
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
+    code = office.dossier.code
     app = await add_app(
-        hub, demo.firm_id, slug, api_url=f" {sandbox.url}/ ", secret=secret, limits=limits
+        hub, office.firm.id, slug, api_url=f" {sandbox.url}/ ", secret=secret, limits=limits
     )
-    await connect(hub.sessions, demo.firm_id, app, code, ["Achats"], code_at_app=CODE_AT_APP)
-    receipt = await receive_document(
-        hub, await actor(hub, demo), code, "Achats/2025", name, data, "panel"
+    await scenes.connection(
+        hub.sessions, office.firm.id, app, office.dossier.id, ["Achats"], code_at_app=CODE_AT_APP
     )
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
+    receipt = await receive_document(hub, admin, code, "Achats/2025", name, data, "panel")
     (created,) = await deliveries(hub.sessions, receipt.version_id)
     return Scene(receipt, created, code)
 
@@ -89,9 +88,9 @@ async def one_document(
 
 
 async def test_an_api_delivery_arrives_once_with_the_dossier_code_and_key(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     clock = FakeClock()
     async with new_worker(hub, clock) as worker:
         report = await worker.run_once()
@@ -112,9 +111,9 @@ async def test_an_api_delivery_arrives_once_with_the_dossier_code_and_key(
 
 
 async def test_a_collection_email_delivery_arrives_with_the_document_attached(
-    hub: Hub, demo: DemoInfo, fake_smtp: FakeSmtp
+    hub: Hub, office: Office, fake_smtp: FakeSmtp
 ) -> None:
-    address, created = await collection_email_delivery(hub, demo)
+    address, created = await collection_email_delivery(hub, office)
     smtp = SmtpConfig(host=fake_smtp.host, port=fake_smtp.port, sender="relais@cabinet.example")
     async with new_worker(hub, FakeClock(), smtp=smtp) as worker:
         assert (await worker.run_once()).sent == 1
@@ -134,16 +133,25 @@ async def test_a_collection_email_delivery_arrives_with_the_document_attached(
 
 
 async def test_an_application_may_require_its_own_sender(
-    hub: Hub, demo: DemoInfo, fake_smtp: FakeSmtp
+    hub: Hub, office: Office, fake_smtp: FakeSmtp
 ) -> None:
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
+    code = office.dossier.code
     app = await add_app(
-        hub, demo.firm_id, "pre-compta-email", fields={"collection_sender": "scan@cabinet.example"}
+        hub,
+        office.firm.id,
+        "pre-compta-email",
+        fields={"collection_sender": "scan@cabinet.example"},
     )
-    await connect(
-        hub.sessions, demo.firm_id, app, code, ["Achats"], collection_email="in@c.example"
+    await scenes.connection(
+        hub.sessions,
+        office.firm.id,
+        app,
+        office.dossier.id,
+        ["Achats"],
+        collection_email="in@c.example",
     )
-    await receive_document(hub, await actor(hub, demo), code, "Achats", "a.pdf", PDF, "bot")
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
+    await receive_document(hub, admin, code, "Achats", "a.pdf", PDF, "bot")
     smtp = SmtpConfig(host=fake_smtp.host, port=fake_smtp.port, sender="relais@cabinet.example")
     async with new_worker(hub, FakeClock(), smtp=smtp) as worker:
         await worker.run_once()
@@ -172,7 +180,7 @@ async def test_an_application_may_require_its_own_sender(
 )
 async def test_the_applications_refusals_end_as_classified_failures_without_retry(
     hub: Hub,
-    demo: DemoInfo,
+    office: Office,
     partner_sandbox: PartnerSandbox,
     sandbox_setup: dict[str, Any],
     limits: dict[str, Any] | None,
@@ -182,7 +190,9 @@ async def test_the_applications_refusals_end_as_classified_failures_without_retr
 ) -> None:
     for key, value in sandbox_setup.items():
         setattr(partner_sandbox, key, value)
-    scene = await one_document(hub, demo, partner_sandbox, data=data, limits=limits, secret=secret)
+    scene = await one_document(
+        hub, office, partner_sandbox, data=data, limits=limits, secret=secret
+    )
     clock = FakeClock()
     async with new_worker(hub, clock) as worker:
         assert (await worker.run_once()).refused == 1
@@ -207,13 +217,13 @@ async def test_the_applications_refusals_end_as_classified_failures_without_retr
 )
 async def test_relais_checks_the_applications_limits_before_calling_it(
     hub: Hub,
-    demo: DemoInfo,
+    office: Office,
     partner_sandbox: PartnerSandbox,
     limits: dict[str, Any] | None,
     data: bytes,
     reason: str,
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox, data=data, limits=limits)
+    scene = await one_document(hub, office, partner_sandbox, data=data, limits=limits)
     async with new_worker(hub, FakeClock()) as worker:
         assert (await worker.run_once()).refused == 1
     failed = await delivery(hub.sessions, scene.delivery.id)
@@ -222,9 +232,9 @@ async def test_relais_checks_the_applications_limits_before_calling_it(
 
 
 async def test_a_connection_switched_off_before_the_send_sends_nothing(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     await set_connection_active(hub.sessions, scene.delivery.connection_id, False)
     async with new_worker(hub, FakeClock()) as worker:
         await worker.run_once()
@@ -237,9 +247,9 @@ async def test_a_connection_switched_off_before_the_send_sends_nothing(
 
 
 async def test_server_errors_are_retried_with_backoff_until_sent(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     partner_sandbox.fail_next(2, 503)
     clock = FakeClock()
     async with new_worker(hub, clock) as worker:
@@ -264,9 +274,9 @@ async def test_server_errors_are_retried_with_backoff_until_sent(
 
 
 async def test_429_is_retried_no_sooner_than_retry_after(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     partner_sandbox.fail_next(1, 429, retry_after="120")
     clock = FakeClock()
     async with new_worker(hub, clock) as worker:
@@ -279,9 +289,9 @@ async def test_429_is_retried_no_sooner_than_retry_after(
 
 
 async def test_a_timeout_is_a_passing_fault(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     partner_sandbox.hang_seconds = 10
     partner_sandbox.fail_next(1, "hang")
     clock = FakeClock()
@@ -295,9 +305,9 @@ async def test_a_timeout_is_a_passing_fault(
 
 
 async def test_it_gives_up_after_the_last_attempt(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     partner_sandbox.fail_share(1.0, 500)
     clock = FakeClock()
     async with new_worker(hub, clock, max_attempts=4) as worker:
@@ -327,9 +337,9 @@ def test_backoff_is_exponential_with_full_jitter_and_capped(hub: Hub) -> None:
 
 
 async def test_a_delivery_left_sending_by_a_dead_worker_is_taken_back_after_its_lease(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     clock = FakeClock()
     dead = new_worker(hub, clock, lease_seconds=60)
     # The dead worker claimed the delivery and had sent it when it died, before recording it.
@@ -363,9 +373,9 @@ async def test_a_delivery_left_sending_by_a_dead_worker_is_taken_back_after_its_
 
 
 async def test_a_late_answer_does_not_overwrite_the_worker_that_took_over(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    scene = await one_document(hub, demo, partner_sandbox)
+    scene = await one_document(hub, office, partner_sandbox)
     clock = FakeClock()
     slow = new_worker(hub, clock, lease_seconds=60)
     claimed = await slow._claim(clock())
@@ -389,7 +399,7 @@ async def test_a_late_answer_does_not_overwrite_the_worker_that_took_over(
 
 
 async def test_a_vendor_connector_is_registered_without_touching_the_worker(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
     received: list[Parcel] = []
 
@@ -401,7 +411,7 @@ async def test_a_vendor_connector_is_registered_without_touching_the_worker(
     def vendor(env: ConnectorEnv) -> VendorConnector:
         return VendorConnector()
 
-    scene = await one_document(hub, demo, partner_sandbox, slug="juridique")
+    scene = await one_document(hub, office, partner_sandbox, slug="juridique")
     registry = default_registry()
     registry.register("api", vendor, slug="juridique")
     worker = DeliveryWorker(
@@ -421,12 +431,12 @@ async def test_a_vendor_connector_is_registered_without_touching_the_worker(
 
 
 async def test_many_deliveries_are_sent_with_bounded_concurrency(
-    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
-    app = await add_app(hub, demo.firm_id, "ocr-achats", api_url=partner_sandbox.url)
-    await connect(hub.sessions, demo.firm_id, app, code, ["Achats"])
-    admin = await actor(hub, demo)
+    code = office.dossier.code
+    app = await add_app(hub, office.firm.id, "ocr-achats", api_url=partner_sandbox.url)
+    await scenes.connection(hub.sessions, office.firm.id, app, office.dossier.id, ["Achats"])
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
     for index in range(30):
         data = PDF + str(index).encode()
         await receive_document(hub, admin, code, "Achats", f"f{index}.pdf", data, "api")

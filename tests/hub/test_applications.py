@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from hub import applications as apps
-from hub.applications import Definition, Selection
-from hub.defaults import attach_defaults
+from hub.applications import Definition, Selection, attach_defaults, wizard
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.services import Hub
@@ -367,7 +366,7 @@ async def test_validate_is_one_transaction(
         raise RuntimeError("audit store down")
 
     # The audit event is written last, after the application and its 200 connections.
-    monkeypatch.setattr(apps, "record", fail)
+    monkeypatch.setattr(wizard, "record", fail)
     with pytest.raises(RuntimeError):
         await apps.validate_draft(hub, claire, draft)
     assert await count(sessions, FirmApplication) == 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.audit_log import AuditFilters, filter_choices, list_events, parse_filters
+from hub.audit import AuditFilters, filter_choices, list_events, parse_filters
 from hub.errors import InvalidInput
 from hub.identity import Actor, resolve
 from relais.demo import DEMO_STAFF

@@ -13,9 +13,9 @@ from hub.dashboards import activity, failure_counts
 from hub.documents import blob_store
 from hub.history import dossier_status, find_documents
 from hub.identity import resolve
-from hub.notifications import pending_notices
+from hub.notices import pending_notices
 from hub.services import Hub
-from relais.demo import DEMO_TENANT_ID, DemoInfo, seed, seed_activity
+from relais.demo import DEMO_STAFF, DEMO_TENANT_ID, DemoInfo, seed, seed_activity
 from storage.models import (
     CatalogApp,
     Connection,
@@ -34,11 +34,6 @@ REASONS = {
     "rejected": 1,
     "too_large": 1,
 }
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite gives naive UTC back, PostgreSQL aware times.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 async def _counts(hub: Hub) -> dict[str, int]:
@@ -107,12 +102,12 @@ async def test_the_demo_has_a_month_of_documents_and_deliveries(hub: Hub, demo: 
             assert d.failure_reason in REASONS and d.notified_at is not None
         else:
             # A retry is due later, and the worker still gives up after its bounded attempts.
-            assert _aware(d.next_attempt_at) > now
+            assert d.next_attempt_at > now
             assert d.attempts < WorkerConfig().max_attempts
     assert (await pending_notices(hub, now + timedelta(minutes=1))).notices == []
 
     # Spread over the last 30 days, and every file is in the blob store as stored.
-    times = sorted(_aware(v.created_at) for v in versions)
+    times = sorted(v.created_at for v in versions)
     assert now - timedelta(days=30) <= times[0] and times[-1] < now
     assert times[-1] - times[0] > timedelta(days=25)
     blobs = blob_store(hub.settings)
@@ -132,13 +127,13 @@ async def test_the_demo_has_a_month_of_documents_and_deliveries(hub: Hub, demo: 
     invoices = await find_documents(hub, admin, "facture", limit=50)
     assert len(invoices.items) > 20
     # Newest first, as they were received.
-    created = [_aware(m.created_at) for m in invoices.items]
+    created = [m.created_at for m in invoices.items]
     assert created == sorted(created, reverse=True)
     statements = await find_documents(hub, admin, "releve")
     assert any(len(m.versions) == 2 for m in statements.items)
 
     # A collaborator sees the documents of their own portfolio.
-    sophie = await resolve(hub.sessions, DEMO_TENANT_ID, "a0000000-0000-4000-8000-000000000003")
+    sophie = await resolve(hub.sessions, DEMO_TENANT_ID, DEMO_STAFF[2].object_id)  # Sophie Martin
     mine = await find_documents(hub, sophie, "facture", limit=50)
     assert 0 < len(mine.items) < len(invoices.items)
     status = await dossier_status(hub, sophie, mine.items[0].dossier_code)

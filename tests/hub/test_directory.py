@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from hub.directory import (
+from hub.contacts import (
     contact_card,
     contact_dossiers,
     dossiers_to_link,
     link_dossier,
     list_contacts,
-    list_dossiers,
     unlink_dossier,
 )
 from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.offers import save_applications
+from hub.portfolio import list_dossiers
 from hub.services import Hub
 from relais.demo import DemoInfo
 from storage.db import Sessions

@@ -15,10 +15,11 @@ from hub.errors import InvalidInput
 from hub.history import find_documents
 from hub.identity import Actor
 from hub.services import Hub
-from relais.demo import DemoInfo
 from storage.models import Document, Dossier
 from storage.search import FTS_TABLE, fts_phrase
-from tests.connectors.arrange import actor, dossier_codes, pdf
+from tests import scenes
+from tests.connectors.arrange import pdf
+from tests.scenes import Office
 
 # Names people and imports give files; stored as they are (uploads would tidy the ones with
 # quotes, stars and colons, but older rows and imports hold such names).
@@ -99,9 +100,9 @@ class Place:
     folder_id: int
 
 
-async def _place(hub: Hub, demo: DemoInfo) -> Place:
-    admin = await actor(hub, demo)
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
+async def _place(hub: Hub, office: Office) -> Place:
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
+    code = office.dossier.code
     receipt = await receive_document(hub, admin, code, "Achats", "premier.pdf", pdf("1"), "panel")
     async with hub.sessions() as session:
         first = await session.get(Document, receipt.document_id)
@@ -151,8 +152,8 @@ async def _expected(hub: Hub, firm_id: int, term: str) -> list[tuple[int, str]]:
 
 
 @pytest.fixture
-async def place(hub: Hub, demo: DemoInfo) -> Place:
-    result = await _place(hub, demo)
+async def place(hub: Hub, office: Office) -> Place:
+    result = await _place(hub, office)
     await _add(hub, result, *NAMES)
     return result
 
@@ -182,10 +183,10 @@ async def test_surrounding_spaces_are_dropped_and_blank_is_refused(hub: Hub, pla
 
 
 async def test_adding_renaming_and_deleting_keep_the_search_right(
-    hub: Hub, demo: DemoInfo, place: Place
+    hub: Hub, office: Office, place: Place
 ) -> None:
     admin = place.admin
-    code = (await dossier_codes(hub.sessions, demo.firm_id))[0]
+    code = office.dossier.code
     # Added by an upload.
     receipt = await receive_document(
         hub, admin, code, "Achats", "bilan-annuel.pdf", pdf("b"), "panel"
@@ -246,11 +247,12 @@ async def test_short_terms_match_anywhere_with_wildcards_as_text(hub: Hub, place
 
 
 async def test_the_index_follows_who_may_see_the_dossier(
-    hub: Hub, demo: DemoInfo, place: Place
+    hub: Hub, office: Office, place: Place
 ) -> None:
     """A collaborator finds only the documents of the dossiers they look after; another firm's
     documents never show."""
-    collaborator = await actor(hub, demo, "collaborator")
+    colleague = await scenes.staff(hub.sessions, office.firm, "collaborator")
+    collaborator = await scenes.actor(hub.sessions, office.firm, colleague)
     for master, expected in ((collaborator.id, True), (place.admin.id, False)):
         async with hub.sessions() as session, session.begin():
             await session.execute(

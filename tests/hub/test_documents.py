@@ -20,42 +20,41 @@ from hub.documents import (
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, staff_actor
 from hub.services import Hub
-from relais.demo import DemoInfo
 from storage.blobs import BlobStore
 from storage.db import Sessions
 from storage.models import AuditEvent, ContactDossier, DocumentVersion, Dossier, Firm, StaffUser
+from tests import scenes
 from tests.connectors.arrange import (
     PDF,
     PNG,
-    actor,
     add_app,
     connect,
     deliveries,
-    dossier_codes,
     pdf,
     set_connection_active,
     sha,
 )
+from tests.scenes import Office
 
 
 @pytest.fixture
-async def admin(hub: Hub, demo: DemoInfo) -> Actor:
-    return await actor(hub, demo)
+async def admin(hub: Hub, office: Office) -> Actor:
+    return await scenes.actor(hub.sessions, office.firm, office.admin)
 
 
 @pytest.fixture
-async def code(sessions: Sessions, demo: DemoInfo) -> str:
-    return (await dossier_codes(sessions, demo.firm_id))[0]
+async def code(office: Office) -> str:
+    return office.dossier.code
 
 
 # --------------------------------------------------------------------------- routing
 
 
 async def test_a_version_goes_to_the_connected_folder_and_its_sub_folders_only(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, office: Office, admin: Actor, code: str
 ) -> None:
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
-    connection = await connect(hub.sessions, demo.firm_id, ocr, code, ["Achats"])
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
+    connection = await connect(hub.sessions, office.firm.id, ocr, code, ["Achats"])
 
     top = await receive_document(hub, admin, code, "Achats", "f1.pdf", pdf("1"), "panel")
     sub = await receive_document(hub, admin, code, "Achats/2025", "f2.pdf", pdf("2"), "panel")
@@ -70,20 +69,21 @@ async def test_a_version_goes_to_the_connected_folder_and_its_sub_folders_only(
 
 
 async def test_a_folder_whose_name_only_starts_alike_is_not_a_sub_folder(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, office: Office, admin: Actor, code: str
 ) -> None:
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
-    await connect(hub.sessions, demo.firm_id, ocr, code, ["Achats/2025"])
+    await scenes.folders(hub.sessions, office.firm, "Achats/2026")
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
+    await connect(hub.sessions, office.firm.id, ocr, code, ["Achats/2025"])
     receipt = await receive_document(hub, admin, code, "Achats/2026", "a.pdf", PDF, "panel")
     assert receipt.deliveries == 0
 
 
 async def test_versions_that_arrived_before_the_connection_are_not_sent(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, office: Office, admin: Actor, code: str
 ) -> None:
     before = await receive_document(hub, admin, code, "Achats", "old.pdf", pdf("old"), "panel")
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
-    await connect(hub.sessions, demo.firm_id, ocr, code, ["Achats"])
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
+    await connect(hub.sessions, office.firm.id, ocr, code, ["Achats"])
     after = await receive_document(hub, admin, code, "Achats", "new.pdf", pdf("new"), "panel")
 
     assert before.deliveries == 0 and after.deliveries == 1
@@ -91,44 +91,47 @@ async def test_versions_that_arrived_before_the_connection_are_not_sent(
 
 
 async def test_a_folder_connected_in_the_future_does_not_receive_yet(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, office: Office, admin: Actor, code: str
 ) -> None:
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
     later = datetime.now(UTC) + timedelta(hours=1)
-    await connect(hub.sessions, demo.firm_id, ocr, code, ["Achats"], connected_at=later)
+    await connect(hub.sessions, office.firm.id, ocr, code, ["Achats"], connected_at=later)
     receipt = await receive_document(hub, admin, code, "Achats", "a.pdf", PDF, "panel")
     assert receipt.deliveries == 0
 
 
 async def test_an_inactive_connection_receives_nothing(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, office: Office, admin: Actor, code: str
 ) -> None:
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
-    connection = await connect(hub.sessions, demo.firm_id, ocr, code, ["Achats"])
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
+    connection = await connect(hub.sessions, office.firm.id, ocr, code, ["Achats"])
     await set_connection_active(hub.sessions, connection, False)
     receipt = await receive_document(hub, admin, code, "Achats", "a.pdf", PDF, "panel")
     assert receipt.deliveries == 0 and await deliveries(hub.sessions) == []
 
 
 async def test_other_dossiers_connections_are_not_used(
-    hub: Hub, demo: DemoInfo, admin: Actor, sessions: Sessions
+    hub: Hub, office: Office, admin: Actor, sessions: Sessions
 ) -> None:
-    first, second = (await dossier_codes(sessions, demo.firm_id))[:2]
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
-    await connect(hub.sessions, demo.firm_id, ocr, second, ["Achats"])
+    (another,) = await scenes.dossiers(sessions, office.firm, office.admin, prefix="TWO")
+    first, second = office.dossier.code, another.code
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
+    await connect(hub.sessions, office.firm.id, ocr, second, ["Achats"])
     receipt = await receive_document(hub, admin, first, "Achats", "a.pdf", PDF, "panel")
     assert receipt.deliveries == 0
 
 
 async def test_several_applications_each_get_one_delivery(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, office: Office, admin: Actor, code: str
 ) -> None:
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
-    mail = await add_app(hub, demo.firm_id, "pre-compta-email")
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
+    mail = await add_app(hub, office.firm.id, "pre-compta-email")
     # Connected twice over (the folder and its parent): still one delivery for that application.
-    ocr_connection = await connect(hub.sessions, demo.firm_id, ocr, code, ["Achats", "Achats/2025"])
+    ocr_connection = await connect(
+        hub.sessions, office.firm.id, ocr, code, ["Achats", "Achats/2025"]
+    )
     mail_connection = await connect(
-        hub.sessions, demo.firm_id, mail, code, ["Achats"], collection_email="in@collect.example"
+        hub.sessions, office.firm.id, mail, code, ["Achats"], collection_email="in@collect.example"
     )
     receipt = await receive_document(hub, admin, code, "Achats/2025", "a.pdf", PDF, "bot")
     assert receipt.deliveries == 2
@@ -140,7 +143,7 @@ async def test_several_applications_each_get_one_delivery(
 
 
 async def test_the_version_is_stored_by_content_with_who_and_how(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, admin: Actor, code: str
 ) -> None:
     receipt = await receive_document(hub, admin, code, "Achats", "facture.pdf", PDF, "api")
     assert (receipt.number, receipt.size, receipt.sha256) == (1, len(PDF), sha(PDF))
@@ -162,10 +165,10 @@ async def test_the_version_is_stored_by_content_with_who_and_how(
 
 
 async def test_the_same_bytes_again_are_recognised_and_change_nothing(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, office: Office, admin: Actor, code: str
 ) -> None:
-    ocr = await add_app(hub, demo.firm_id, "ocr-achats", api_url="https://ocr.example")
-    await connect(hub.sessions, demo.firm_id, ocr, code, ["Achats"])
+    ocr = await add_app(hub, office.firm.id, "ocr-achats", api_url="https://ocr.example")
+    await connect(hub.sessions, office.firm.id, ocr, code, ["Achats"])
     first = await receive_document(hub, admin, code, "Achats", "a.pdf", pdf("v1"), "panel")
     again = await receive_document(hub, admin, code, "Achats", "a.pdf", pdf("v1"), "bot")
     changed = await receive_document(hub, admin, code, "Achats", "a.pdf", pdf("v2"), "panel")
@@ -178,7 +181,7 @@ async def test_the_same_bytes_again_are_recognised_and_change_nothing(
 
 
 async def test_the_same_bytes_under_another_name_are_another_document(
-    hub: Hub, demo: DemoInfo, admin: Actor, code: str
+    hub: Hub, admin: Actor, code: str
 ) -> None:
     one = await receive_document(hub, admin, code, "Achats", "a.pdf", PDF, "panel")
     two = await receive_document(hub, admin, code, "Achats", "b.pdf", PDF, "panel")
@@ -186,9 +189,11 @@ async def test_the_same_bytes_under_another_name_are_another_document(
 
 
 async def test_a_contact_uploads_to_their_dossier_only(
-    hub: Hub, demo: DemoInfo, sessions: Sessions
+    hub: Hub, office: Office, sessions: Sessions
 ) -> None:
-    contact = await actor(hub, demo, "contact")
+    await scenes.dossiers(sessions, office.firm, office.admin, prefix="OTH")
+    guest = await scenes.contact(sessions, office.firm, office.dossier)
+    contact = await scenes.actor(sessions, office.firm, guest)
     async with sessions() as session:
         linked = await session.scalar(
             select(Dossier.code)
@@ -197,7 +202,7 @@ async def test_a_contact_uploads_to_their_dossier_only(
         )
         other = await session.scalar(
             select(Dossier.code).where(
-                Dossier.firm_id == demo.firm_id,
+                Dossier.firm_id == office.firm.id,
                 ~Dossier.id.in_(
                     select(ContactDossier.dossier_id).where(ContactDossier.contact_id == contact.id)
                 ),
@@ -211,10 +216,12 @@ async def test_a_contact_uploads_to_their_dossier_only(
 
 
 async def test_a_collaborator_adds_documents_to_their_portfolio_only(
-    hub: Hub, demo: DemoInfo, sessions: Sessions
+    hub: Hub, office: Office, sessions: Sessions
 ) -> None:
     """The bot's file intake and the panel share this rule: the folder view's (portfolio)."""
-    collaborator = await actor(hub, demo, "collaborator")
+    colleague = await scenes.staff(sessions, office.firm, "collaborator")
+    await scenes.dossiers(sessions, office.firm, colleague, prefix="COL")
+    collaborator = await scenes.actor(sessions, office.firm, colleague)
     async with sessions() as session:
         mine = await session.scalar(
             select(Dossier.code).where(Dossier.master_id == collaborator.id).limit(1)
@@ -222,7 +229,7 @@ async def test_a_collaborator_adds_documents_to_their_portfolio_only(
         other = await session.scalar(
             select(Dossier.code)
             .where(
-                Dossier.firm_id == demo.firm_id,
+                Dossier.firm_id == office.firm.id,
                 Dossier.master_id != collaborator.id,
                 Dossier.engagement_manager_id.is_distinct_from(collaborator.id),
             )
@@ -236,7 +243,7 @@ async def test_a_collaborator_adds_documents_to_their_portfolio_only(
 
 
 async def test_a_firm_never_reaches_another_firms_dossiers(
-    hub: Hub, demo: DemoInfo, sessions: Sessions, code: str
+    hub: Hub, sessions: Sessions, code: str
 ) -> None:
     async with sessions() as session, session.begin():
         firm = Firm(name="Autre cabinet", tenant_id="other-tenant")

@@ -1,4 +1,4 @@
-"""History and dashboards (hub/history.py, hub/dashboards.py): each query's rights, keyset pages,
+"""History and dashboards (hub/history/, hub/dashboards/): each query's rights, keyset pages,
 counts, the trend, the median, retry, and the CSV export. Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from hub.documents import blob_store, receive_document
 from hub.errors import InvalidInput, NotFound, PermissionDenied
 from hub.history import document_history, dossier_status, find_documents, retry
 from hub.identity import Actor, resolve
-from hub.notifications import pending_notices
+from hub.notices import pending_notices
 from hub.services import Hub
 from relais.demo import DemoInfo
 from storage.models import (
@@ -575,9 +575,9 @@ async def test_csv_export_has_bom_semicolons_and_safe_cells(hub: Hub, scene: Sce
 
 
 async def test_csv_export_streams_page_by_page(hub: Hub, scene: Scene, monkeypatch: Any) -> None:
-    import hub.dashboards as dashboards
+    import hub.dashboards.export as export
 
-    monkeypatch.setattr(dashboards, "EXPORT_PAGE", 2)
+    monkeypatch.setattr(export, "EXPORT_PAGE", 2)
     labels = CsvLabels(header=["a"], reason=str)
     chunks = [c async for c in failures_csv(hub, scene.admin, FailureFilters(), labels)]
     assert len(chunks) == 3  # header, 2 rows, 1 row

@@ -9,6 +9,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from hub.contacts import (
+    contact_invitation,
+    invite_contact,
+    refresh_contact,
+    refresh_invitation,
+    refresh_pending,
+    valid_email,
+)
 from hub.errors import (
     ConsentMissing,
     ExternalServiceError,
@@ -18,14 +26,6 @@ from hub.errors import (
 )
 from hub.i18n import Translator
 from hub.identity import resolve
-from hub.invitations import (
-    contact_invitation,
-    invite_contact,
-    refresh_contact,
-    refresh_invitation,
-    refresh_pending,
-    valid_email,
-)
 from hub.portfolio import applications_dialog
 from hub.services import Hub
 from relais.demo import DEMO_TENANT_ID, DemoInfo

@@ -7,7 +7,7 @@ from urllib.parse import unquote_plus
 import pytest
 from sqlalchemy import func, select
 
-from hub.directory import create_contact
+from hub.contacts import create_contact
 from hub.errors import Conflict, ConsentMissing, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.offers import (

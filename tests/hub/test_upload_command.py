@@ -10,9 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 
 from hub.settings import Settings
-from relais.demo import DemoInfo
 from storage.db import Sessions
-from storage.models import Document, DocumentVersion, Dossier
+from storage.models import Document, DocumentVersion
+from tests.scenes import Office
 
 RELAIS = Path(sys.executable).with_name("relais")
 
@@ -30,15 +30,9 @@ def _relais(settings: Settings, cwd: Path, *args: str) -> subprocess.CompletedPr
 
 
 async def test_upload_prints_one_line_per_file_and_stores_the_versions(
-    settings: Settings, sessions: Sessions, demo: DemoInfo, tmp_path: Path
+    settings: Settings, sessions: Sessions, office: Office, tmp_path: Path
 ) -> None:
-    async with sessions() as session:
-        code = await session.scalar(
-            select(Dossier.code)
-            .where(Dossier.firm_id == demo.firm_id)
-            .order_by(Dossier.code.desc())
-        )
-    assert code
+    code = office.dossier.code
     (tmp_path / "facture.pdf").write_bytes(b"%PDF-1.4 facture\n")
     (tmp_path / "notes.txt").write_text("Loyer\n")
     (tmp_path / "vide.pdf").write_bytes(b"")
@@ -74,7 +68,7 @@ async def test_upload_prints_one_line_per_file_and_stores_the_versions(
 
 
 async def test_upload_to_an_unknown_folder_or_dossier_says_so(
-    settings: Settings, demo: DemoInfo, tmp_path: Path
+    settings: Settings, office: Office, tmp_path: Path
 ) -> None:
     (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4 a\n")
     done = _relais(settings, tmp_path, "upload", "NOPE", "Achats", "a.pdf")

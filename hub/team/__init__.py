@@ -1,0 +1,20 @@
+"""The firm's staff: the list, roles and the rights-managers group (``staff``), and signing in
+to the admin panel with its audit trail (``signin``).
+
+Who the acting person is — a staff member or a contact — is resolved once, for every capability,
+by :mod:`hub.identity`.
+"""
+
+from hub.team.signin import DemoChoice, demo_choices, sign_in, sign_out
+from hub.team.staff import ROLES, StaffRow, list_staff, update_staff
+
+__all__ = [
+    "ROLES",
+    "DemoChoice",
+    "StaffRow",
+    "demo_choices",
+    "list_staff",
+    "sign_in",
+    "sign_out",
+    "update_staff",
+]
