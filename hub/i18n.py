@@ -173,7 +173,8 @@ class Translator:
         return fill(text, params, key=key) if params else text
 
     def plural(self, key: str, count: int, **params: Any) -> str:
-        """The form of the plural ``key`` for ``count`` (given to the text as ``{count}``)."""
+        """The form of the plural ``key`` for ``count``, given to the text as ``{count}`` written
+        the language's way (``1 200`` in French, ``1,200`` in English)."""
         form = "zero" if count == 0 and self._text(f"{key}.zero") is not None else None
         form = form or plural_category(self.lang, count)
         text = self._text(f"{key}.{form}")
@@ -181,7 +182,7 @@ class Translator:
             text = self._text(f"{key}.other")
         if text is None:
             return key
-        return fill(text, {"count": count, **params}, key=f"{key}.{form}")
+        return fill(text, {"count": self.number(count), **params}, key=f"{key}.{form}")
 
     # -- numbers, sizes, dates
 

@@ -72,8 +72,9 @@ def test_plurals_pick_the_form_and_an_explicit_zero() -> None:
     assert FR.plural("documents.count", 3) == "3 documents"
     # Called as a message with its count, a plural picks its form the same way.
     assert EN("documents.count", count=3) == "3 documents"
-    # French "many" (a million) reads the "other" form.
-    assert FR.plural("documents.count", 1_000_000) == "1000000 documents"
+    # Counts are written the language's way; French "many" (a million) reads the "other" form.
+    assert FR.plural("documents.count", 1_000_000) == f"1{NNBSP}000{NNBSP}000 documents"
+    assert EN.plural("documents.count", 1200) == "1,200 documents"
 
 
 def test_numbers() -> None:
