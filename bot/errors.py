@@ -16,8 +16,6 @@ from bot.cards.execute import refused_card
 from hub.errors import RelaisError
 from hub.i18n import Translator
 
-MB = 1024 * 1024
-
 
 def _shown(value: Any) -> str | int | None:
     return value if isinstance(value, str | int) else None
@@ -29,11 +27,8 @@ def reason(t: Translator, error: RelaisError, **context: str) -> str:
     params: dict[str, Any] = dict(context)
     params.update({k: v for k, v in error.params.items() if _shown(v) is not None})
     if isinstance(params.get("limit"), int):
-        params["limit"] = f"{params['limit'] // MB} MB"
-    try:
-        text = t(error.key, **params)
-    except (KeyError, IndexError, ValueError):
-        text = error.key
+        params["limit"] = t.size(params["limit"])
+    text = t(error.key, **params)
     if text == error.key:
         text = t(type(error).key, why="").strip()
     return text

@@ -101,12 +101,7 @@ async def failures_more(turn: Turn) -> Card:
 
 
 def _retried_notice(t: Translator, retried: int, refused: int) -> str:
-    if retried == 0:
-        text = t("failures.nothing")
-    elif retried == 1:
-        text = t("failures.queued_one")
-    else:
-        text = t("failures.queued_many", count=retried)
+    text = t.plural("failures.requeued", retried) if retried else t("failures.nothing")
     return f"{text} {t('failures.refused_some', count=refused)}" if refused else text
 
 

@@ -24,23 +24,6 @@ FACES = ("admin", "bot", "hub")
 # Which catalog the code of each folder speaks.
 SPEAKS = {"admin": "admin", "api": "admin", "bot": "bot", "hub": "hub"}
 
-# Plurals the bot still spells the old way (``_one``/``_many``, ``.one``/``.many``/``.none``):
-# bot/cards/notices.py, bot/cards/documents.py, bot/cards/failures.py and bot/history.py choose
-# them by hand. Their CLDR families (notices.title, notices.retry, documents.where.title,
-# documents.apps, failures.requeued) are in the catalog; remove these once the bot uses them.
-LEGACY_BOT_PLURALS = frozenset(
-    {
-        "failures.queued_one",
-        "failures.queued_many",
-        "notices.title_one",
-        "notices.title_many",
-        "notices.retry_one",
-        "documents.where.title_one",
-        "documents.where.title_many",
-        "documents.apps.none",
-        "documents.apps.many",
-    }
-)
 
 # Keys built at run time: (face, pattern with one {}, the values it takes, where it is built).
 DYNAMIC: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
@@ -101,11 +84,7 @@ def test_plurals_have_the_forms_cldr_needs_in_both_languages(face: str) -> None:
         messages = catalog(face, lang)
         families = _families(set(messages))
         for family in families:
-            forms = {
-                k.removeprefix(family + ".")
-                for k in messages
-                if k.startswith(family + ".") and k not in LEGACY_BOT_PLURALS
-            }
+            forms = {k.removeprefix(family + ".") for k in messages if k.startswith(family + ".")}
             assert set(REQUIRED_PLURAL_FORMS) <= forms, (lang, family, forms)
             assert forms <= set(PLURAL_FORMS), (lang, family, forms)
             # A plural is a family of forms, never a message of its own as well.
@@ -127,7 +106,7 @@ def test_no_catalog_spells_plurals_the_old_way(face: str) -> None:
     keys = {k for k in keys if not k.endswith(".none") or k.rsplit(".", 1)[0] in families}
     # ".1" alone (the first step of a list: "tenant.how.1") is not a plural either.
     keys = {k for k in keys if not re.search(r"\.\d+$", k) or k.rsplit(".", 1)[0] in families}
-    assert keys - LEGACY_BOT_PLURALS == set()
+    assert keys == set()
 
 
 def _sources() -> Iterator[tuple[str, Path]]:

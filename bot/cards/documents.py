@@ -41,11 +41,7 @@ def where_card(
     ``dossiers`` is (code, name); the inputs come back in the submit's value as ``dossier`` and
     ``folder``, beside ``relais: documents.place``.
     """
-    heading = (
-        t("documents.where.title_one", name=names[0])
-        if len(names) == 1
-        else t("documents.where.title_many", count=len(names))
-    )
+    heading = t.plural("documents.where.title", len(names), name=names[0])
     body: list[dict[str, Any]] = [title(heading)]
     if len(names) > 1:
         body.append(paragraph(", ".join(names), subtle=True))
@@ -110,12 +106,7 @@ def _line(t: Translator, outcome: FileOutcome) -> list[dict[str, Any]]:
             {"type": "TextBlock", "text": f"= {outcome.name}", "weight": "Bolder", "wrap": True},
             paragraph(t("documents.identical", version=outcome.version, place=place)),
         ]
-    if outcome.deliveries == 0:
-        apps = t("documents.apps.none")
-    elif outcome.deliveries == 1:
-        apps = t("documents.apps.one")
-    else:
-        apps = t("documents.apps.many", count=outcome.deliveries)
+    apps = t.plural("documents.apps", outcome.deliveries)
     return [
         {"type": "TextBlock", "text": f"✓ {outcome.name}", "weight": "Bolder", "wrap": True,
          "color": "Good"},

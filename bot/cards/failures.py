@@ -172,12 +172,9 @@ def failures_card(
 def queued_card(t: Translator, retried: int, refused: int, failures_word: str) -> Card:
     """Retry pressed on a card that is not a list (a notification): how many were queued again."""
     body: list[dict[str, Any]] = [title(t("failures.queued.title"))]
-    if retried == 1:
-        body.append(paragraph(t("failures.queued_one")))
-    elif retried:
-        body.append(paragraph(t("failures.queued_many", count=retried)))
-    else:
-        body.append(paragraph(t("failures.nothing")))
+    body.append(
+        paragraph(t.plural("failures.requeued", retried) if retried else t("failures.nothing"))
+    )
     if refused:
         body.append(small(t("failures.refused_some", count=refused), subtle=False, color="Warning"))
     return card(*body, actions=[say_button(t("failures.see"), failures_word)], lang=t.lang)

@@ -56,9 +56,7 @@ def _item(t: Translator, item: NoticeItem) -> dict[str, Any]:
 
 
 def notice_card(t: Translator, notice: FailureNotice, dashboard_url: str) -> Card:
-    heading = (
-        t("notices.title_one") if notice.total == 1 else t("notices.title_many", count=notice.total)
-    )
+    heading = t.plural("notices.title", notice.total)
     body: list[dict[str, Any]] = [
         title(heading, color="Attention"),
         paragraph(t("notices.digest_intro" if notice.digest else "notices.intro")),
@@ -70,9 +68,7 @@ def notice_card(t: Translator, notice: FailureNotice, dashboard_url: str) -> Car
     ids = notice.retry_ids
     actions = []
     if ids:
-        label = (
-            t("notices.retry_one") if len(ids) == 1 else t("notices.retry_shown", count=len(ids))
-        )
+        label = t.plural("notices.retry", len(ids))
         actions.append(execute(label, RETRY, {"ids": ids}, style="positive", inputs=False))
     actions.append(open_url(t("notices.open_dashboard"), dashboard_url))
     return card(*body, actions=actions, lang=t.lang)
