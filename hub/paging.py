@@ -8,6 +8,8 @@ from datetime import date
 from math import ceil
 from typing import Generic, TypeVar
 
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, func, or_
+
 from hub.errors import InvalidInput
 
 T = TypeVar("T")
@@ -49,6 +51,13 @@ def search_term(raw: str | None) -> str | None:
             minimum=MIN_SEARCH,
         )
     return term
+
+
+def contains(term: str, *columns: ColumnExpressionArgument[str]) -> ColumnElement[bool]:
+    """Any of ``columns`` contains ``term``, case-insensitively, wildcards taken literally: the
+    search box of every list (a dossier's code or name, a person's name or email)."""
+    pattern = like_pattern(term)
+    return or_(*(func.lower(column).like(pattern, escape="\\") for column in columns))
 
 
 def like_pattern(term: str) -> str:

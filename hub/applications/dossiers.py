@@ -8,7 +8,8 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.applications.views import DossierRow, Selection
-from hub.paging import PER_PAGE, Page, like_pattern
+from hub.paging import PER_PAGE, Page
+from hub.portfolio import dossier_search
 from storage.models import Dossier
 
 
@@ -16,11 +17,7 @@ def search_where(query: str | None) -> ColumnElement[bool]:
     """Code or name contains the term, case-insensitively (``hub.paging.search_term`` checked it)."""
     if not query:
         return true()
-    pattern = like_pattern(query)
-    return or_(
-        func.lower(Dossier.code).like(pattern, escape="\\"),
-        func.lower(Dossier.name).like(pattern, escape="\\"),
-    )
+    return dossier_search(query)
 
 
 def selection_where(firm_id: int, rule: Selection) -> ColumnElement[bool]:

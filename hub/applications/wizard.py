@@ -42,10 +42,7 @@ async def save_draft(
     """Step 1: check the definition and keep it in a (new or existing) draft; returns its id."""
     require_admin(actor)
     async with hub.sessions() as session, session.begin():
-        entries = await addable(session, actor.firm_id)
-        entry = next((e for e in entries if e.slug == definition.app), None)
-        if entry is None:
-            raise unknown_app()
+        entry = await _addable_entry(session, actor, definition.app)
         draft = await _draft(session, actor, draft_id, lock=True) if draft_id is not None else None
         keep_secret = draft is not None and draft.catalog_app_id == entry.id
         values = clean(
@@ -204,12 +201,17 @@ async def add_application(
     """
     require_admin(actor)
     async with hub.sessions() as session, session.begin():
-        entries = await addable(session, actor.firm_id)
-        entry = next((e for e in entries if e.slug == definition.app), None)
-        if entry is None:
-            raise unknown_app()
+        entry = await _addable_entry(session, actor, definition.app)
         sealed = hub.vault.seal(definition.secret.strip()) if definition.secret.strip() else None
         return await _add(session, hub, actor, entry, definition, sealed, selection or Selection())
+
+
+async def _addable_entry(session: AsyncSession, actor: Actor, slug: str) -> CatalogEntry:
+    """The catalog entry the firm may still add, or the refusal that says it may not."""
+    entry = next((e for e in await addable(session, actor.firm_id) if e.slug == slug), None)
+    if entry is None:
+        raise unknown_app()
+    return entry
 
 
 async def cancel_draft(hub: Hub, actor: Actor, draft_id: int) -> None:

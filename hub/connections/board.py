@@ -7,13 +7,14 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.connections.lookup import connect_app, folder_choice, value_column
 from hub.connections.views import Board, ConnectApp, ConnectionRow, FolderChoice, Start
 from hub.identity import Actor
-from hub.paging import PER_PAGE, Page, like_pattern
+from hub.paging import PER_PAGE, Page
+from hub.portfolio import dossier_search
 from hub.rights import require_staff
 from hub.services import Hub
 from storage.models import Connection, ConnectionFolder, Dossier, Folder
@@ -83,11 +84,7 @@ def _suggested(app: ConnectApp, folders: Sequence[FolderChoice]) -> int | None:
 def _matches(query: str | None) -> ColumnElement[bool]:
     if not query:
         return true()
-    pattern = like_pattern(query)
-    return or_(
-        func.lower(Dossier.code).like(pattern, escape="\\"),
-        func.lower(Dossier.name).like(pattern, escape="\\"),
-    )
+    return dossier_search(query)
 
 
 async def _page(

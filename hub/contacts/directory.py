@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import NotFound
 from hub.identity import Actor
-from hub.paging import PER_PAGE, Page, like_pattern
+from hub.paging import PER_PAGE, Page, contains
 from hub.portfolio import DossierRow, dossier_rows, dossier_search
 from hub.rights import require_staff
 from hub.services import Hub
@@ -53,12 +53,11 @@ async def contact_by_id(session: AsyncSession, actor: Actor, contact_id: int) ->
 
 
 def _contact_search(term: str) -> ColumnElement[bool]:
-    pattern = like_pattern(term)
-    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-    return or_(
-        full_name.like(pattern, escape="\\"),
-        func.lower(Contact.last_name + " " + Contact.first_name).like(pattern, escape="\\"),
-        func.lower(Contact.email).like(pattern, escape="\\"),
+    return contains(
+        term,
+        Contact.first_name + " " + Contact.last_name,
+        Contact.last_name + " " + Contact.first_name,
+        Contact.email,
     )
 
 

@@ -9,8 +9,13 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, or_, select
 
 from hub.identity import Actor
-from hub.paging import like_pattern
-from hub.portfolio import ContactChoice, contact_choice, contacts_of_dossier, dossier_by_code
+from hub.portfolio import (
+    ContactChoice,
+    contact_choice,
+    contacts_of_dossier,
+    dossier_by_code,
+    dossier_search,
+)
 from hub.rights import require_activate, require_staff, sees_all_dossiers
 from hub.services import Hub
 from storage.models import Dossier
@@ -42,13 +47,7 @@ async def actionable_dossiers(
     where = _actionable(actor)
     term = term.strip()
     if term:
-        pattern = like_pattern(term)
-        where.append(
-            or_(
-                Dossier.code.ilike(pattern, escape="\\"),
-                Dossier.name.ilike(pattern, escape="\\"),
-            )
-        )
+        where.append(dossier_search(term))
     stmt = select(Dossier.code, Dossier.name).where(*where)
     if term:
         stmt = stmt.order_by(Dossier.code, Dossier.id)

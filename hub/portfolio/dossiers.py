@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import NotFound
 from hub.identity import Actor
+from hub.paging import contains
 from storage.models import CatalogApp, Contact, ContactDossier, Dossier, FirmApplication
 
 # A contact holds the application while its access is in one of these states; "offered" counts
@@ -58,3 +59,8 @@ async def firm_applications(session: AsyncSession, firm_id: int) -> list[FirmApp
         .order_by(CatalogApp.needs_contact.desc(), CatalogApp.label, FirmApplication.id)
     )
     return list(rows)
+
+
+def dossier_search(term: str) -> ColumnElement[bool]:
+    """Code or name contains the term: the one dossier search (portfolio, wizards, offers)."""
+    return contains(term, Dossier.code, Dossier.name)

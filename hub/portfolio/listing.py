@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from hub.identity import Actor
-from hub.paging import PER_PAGE, Page, like_pattern
-from hub.portfolio.dossiers import reachable_guest
+from hub.paging import PER_PAGE, Page
+from hub.portfolio.dossiers import dossier_search, reachable_guest
 from hub.rights import may_activate, require_staff, sees_all_dossiers
 from hub.services import Hub
 from storage.models import Connection, Contact, ContactDossier, Dossier, StaffUser
@@ -43,14 +43,6 @@ class PortfolioView:
     scope: str  # mine | all
     can_see_all: bool
     page: Page[DossierRow]
-
-
-def dossier_search(term: str) -> ColumnElement[bool]:
-    pattern = like_pattern(term)
-    return or_(
-        func.lower(Dossier.code).like(pattern, escape="\\"),
-        func.lower(Dossier.name).like(pattern, escape="\\"),
-    )
 
 
 async def dossier_rows(

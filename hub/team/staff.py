@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from hub import audit
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.identity import Actor
-from hub.paging import PER_PAGE, Page, like_pattern, search_term
+from hub.paging import PER_PAGE, Page, contains, search_term
 from hub.rights import require_admin, require_staff
 from hub.services import Hub
 from storage.models import StaffUser
@@ -46,13 +46,7 @@ async def list_staff(
     term = search_term(query)
     where = [StaffUser.firm_id == actor.firm_id]
     if term:
-        pattern = like_pattern(term)
-        where.append(
-            or_(
-                func.lower(StaffUser.display_name).like(pattern, escape="\\"),
-                func.lower(StaffUser.email).like(pattern, escape="\\"),
-            )
-        )
+        where.append(contains(term, StaffUser.display_name, StaffUser.email))
     async with hub.sessions() as session:
         total = await session.scalar(select(func.count()).select_from(StaffUser).where(*where))
         users = await session.scalars(
