@@ -39,6 +39,7 @@ The shared kernel::
     settings       the one typed configuration object
     services       what a use-case needs besides the actor (Hub): sessions, settings, clients
     signals        hub signals the composition root connects (deliveries queued)
+    ports          what the hub asks of the outside that a face implements (the Teams port)
     i18n           French and English: catalogs and Babel under one Translator
     paging         search and pagination shared by every list
     rounds         background rounds one process of the deployment runs at a time

@@ -7,19 +7,14 @@ face; tests build their own the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from connectors.graph import GraphClient
 from connectors.mail import Mailer
+from hub.ports import TeamsPort
 from hub.settings import Settings
 from hub.signals import Signal
 from hub.vault import Vault
 from storage.db import Sessions
-
-if TYPE_CHECKING:
-    # Only named here: importing the offers package at run time would import its use-cases,
-    # which import this module.
-    from hub.offers.port import TeamsPort
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from hub.offers.choose import (
     actionable_dossiers,
     dossier_contacts,
 )
-from hub.offers.port import Answer, Offer, Reach, Reference, TeamsPort, TeamsUnreachable
 from hub.offers.propose import (
     Proposable,
     Proposal,
@@ -39,6 +38,7 @@ from hub.offers.reach import (
     remember_offer_message,
     stored_reach,
 )
+from hub.ports import Answer, Offer, Reach, Reference, TeamsPort, TeamsUnreachable
 
 __all__ = [
     "SEARCH_LIMIT",

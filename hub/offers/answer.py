@@ -14,8 +14,8 @@ from hub.audit import record
 from hub.conversations import reference_for
 from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.identity import Actor
-from hub.offers.port import Answer, Offer, TeamsUnreachable
 from hub.offers.records import describe, offer_of
+from hub.ports import Answer, Offer, TeamsUnreachable
 from hub.services import Hub
 from storage.models import (
     Connection,

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import Conflict, InvalidInput, NotFound
 from hub.identity import Actor
-from hub.offers.port import Offer
 from hub.offers.records import (
     STANDING,
     describe,
@@ -26,6 +25,7 @@ from hub.offers.records import (
     switch_application,
 )
 from hub.portfolio import HELD, contacts_of_dossier, dossier_by_code, eligible, firm_applications
+from hub.ports import Offer
 from hub.rights import require_activate
 from hub.services import Hub
 from storage.models import Connection, Contact, ContactAccess, Dossier, FirmApplication, utcnow

@@ -1,10 +1,10 @@
 """Reaching the contact: the delivery of offers to Teams, decided here and carried by the face's
-:class:`~hub.offers.port.TeamsPort`.
+:class:`~hub.ports.TeamsPort`.
 
 A contact the bot has talked to is reached through the stored conversation reference. For one it
 never met, Relais is installed for them through Graph, then the personal chat is opened. Opening
 a chat needs the Bot Connector's service URL and the bot's account, which Teams only gives in an
-activity: a turn in Teams passes its own (:class:`~hub.offers.port.Reach`); from the panel they
+activity: a turn in Teams passes its own (:class:`~hub.ports.Reach`); from the panel they
 come from a conversation the bot already has in the firm (:func:`stored_reach`). An offer that
 cannot be delivered stays pending, recorded with the reason (:func:`offer_unreachable`) and
 reported to the caller (:class:`Undelivered`). The port's sender retries what Teams throttles.
@@ -24,8 +24,8 @@ from hub.audit import record
 from hub.conversations import reference_for, remember
 from hub.errors import Conflict, ConsentMissing, ExternalServiceError, NotFound, RelaisError
 from hub.identity import Actor
-from hub.offers.port import Offer, Reach, TeamsPort, TeamsUnreachable
 from hub.portfolio import eligible
+from hub.ports import Offer, Reach, TeamsPort, TeamsUnreachable
 from hub.rights import require_staff
 from hub.services import Hub
 from storage.models import Contact, ContactAccess, ConversationRef, Firm

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.audit import record
 from hub.i18n import language_of
 from hub.identity import Actor
-from hub.offers.port import Offer
+from hub.ports import Offer
 from storage.models import Connection, Contact, ContactAccess, Dossier, FirmApplication
 
 # A contact holds the offer once it is in one of these states: offering it again sends nothing.
