@@ -108,9 +108,9 @@ def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker
     )
 
 
-async def _worker(app: web.Application) -> AsyncIterator[None]:
+async def _worker(app: web.Application, config: WorkerConfig | None) -> AsyncIterator[None]:
     hub = app[HUB]
-    worker = build_worker(hub)
+    worker = build_worker(hub, config)
     worker.start()
     app[WORKER] = worker
     hub.deliveries_queued.connect(worker.wake)
@@ -133,9 +133,12 @@ async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/admin/")
 
 
-def build_app(settings: Settings, *, worker: bool = False) -> web.Application:
+def build_app(
+    settings: Settings, *, worker: bool = False, worker_config: WorkerConfig | None = None
+) -> web.Application:
     """The whole service. ``worker`` also runs the delivery worker in this process (what
-    ``relais serve`` does by default); tests that do not send documents leave it off."""
+    ``relais serve`` does by default; ``worker_config`` tunes it); tests that do not send
+    documents leave it off."""
     app = web.Application(client_max_size=25 * 1024 * 1024)
     engine = create_engine(settings.database_url)
     teams = bot.connect(settings)
@@ -147,7 +150,7 @@ def build_app(settings: Settings, *, worker: bool = False) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_invitation_refresher)
     if worker:
-        app.cleanup_ctx.append(_worker)
+        app.cleanup_ctx.append(lambda app: _worker(app, worker_config))
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     bot.setup(app, hub, teams)
