@@ -38,7 +38,9 @@
     var linkFor = function (id) {
       return document.querySelector('a.js-history[data-document="' + id + '"]');
     };
-    var historyUrl = function (id) { return "/admin/documents/" + id + "/history"; };
+    // The page gives the route's address with ID standing for the document (URLs come from route
+    // names, in one place: admin/render.py).
+    var historyUrl = function (id) { return drawer.dataset.historyUrl.replace("ID", id); };
     var idIn = function (hash) {
       var match = /^#history-(\d+)$/.exec(hash || "");
       return match ? match[1] : null;
