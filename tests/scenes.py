@@ -1,17 +1,18 @@
 """Small scenes for tests: a firm and just what a test needs of it, said in the test.
 
 Where the demo firm (:mod:`relais.demo`, 200 dossiers and a month of activity) is not the point, a
-test arranges its own scene here: a firm on its tenant, a staff member of a given role, a few
-dossiers with their master, a contact, an application connected to a folder. Each builder writes
-through the models in its own transaction (the catalog through the hub's own synchronisation) and
-returns plain frozen dataclasses — ids and the values tests assert on, never rows bound to a
-closed session. :func:`office` puts the usual ones together.
+test arranges its own scene here: a firm on its tenant, a staff member of a given role (or a team
+of them), a few dossiers with their master, a contact, an application connected to a folder, a
+document. Each builder writes through the models in its own transaction (the catalog through the
+hub's own synchronisation, a document through the hub's intake) and returns plain frozen
+dataclasses — ids and the values tests assert on, never rows bound to a closed session.
+:func:`office` puts the usual ones together.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.applications import sync_catalog
+from hub.documents import receive_document
 from hub.identity import Actor, resolve
 from hub.services import Hub
 from storage.db import Sessions
@@ -148,6 +150,18 @@ async def staff(
         session.add(row)
         await session.flush()
         return Person(row.id, firm.id, object_id, name, email, role, rights_manager, locale)
+
+
+async def team(sessions: Sessions, firm: FirmScene, people: Mapping[str, str]) -> dict[str, Person]:
+    """The staff ``people`` (name → administrator | rights manager | collaborator, a rights
+    manager being a collaborator in the rights-managers group), made in that order; name →
+    person."""
+    made: dict[str, Person] = {}
+    for name, kind in people.items():
+        manager = kind == "rights manager"
+        role = "collaborator" if manager else kind
+        made[name] = await staff(sessions, firm, role, name=name, rights_manager=manager)
+    return made
 
 
 async def folders(sessions: Sessions, firm: FirmScene, *paths: str) -> dict[str, int]:
@@ -318,6 +332,16 @@ async def connection(
                 )
             )
         return row.id
+
+
+async def document(
+    hub: Hub, by: Actor, dossier: DossierScene, folder: str, name: str, *, source: str = "panel"
+) -> int:
+    """``name``, a small PDF, received from ``by`` in the dossier's ``folder`` through the hub's
+    intake (so deliveries are queued for the dossier's connections, if any); the document's id."""
+    data = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n% " + name.encode() + b"\n"
+    receipt = await receive_document(hub, by, dossier.code, folder, name, data, source)
+    return receipt.document_id
 
 
 async def actor(sessions: Sessions, firm: FirmScene, person: Person | ContactScene) -> Actor:

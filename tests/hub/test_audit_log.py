@@ -9,16 +9,33 @@ import pytest
 
 from hub.audit import AuditFilters, filter_choices, list_events, parse_filters
 from hub.errors import InvalidInput
-from hub.identity import Actor, resolve
-from relais.demo import DEMO_STAFF
-from storage.models import AuditEvent, Firm
+from hub.identity import Actor
+from storage.models import AuditEvent
+from tests import scenes
 
-CLAIRE, MARC, SOPHIE, JAMES = (row[0] for row in DEMO_STAFF)
+CLAIRE, MARC, JAMES = "Claire Durand", "Marc Lefèvre", "James Walker"
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-async def actor(sessions: Any, demo: Any, object_id: str = CLAIRE) -> Actor:
-    return await resolve(sessions, demo.tenant_id, object_id)
+@pytest.fixture
+async def firm(sessions: Any) -> scenes.FirmScene:
+    return await scenes.firm(sessions, "Durand & Associés", domain="durand-associes.fr")
+
+
+@pytest.fixture
+async def people(sessions: Any, firm: scenes.FirmScene) -> dict[str, scenes.Person]:
+    """An administrator, a rights manager (who reads everyone's events) and a collaborator."""
+    return await scenes.team(
+        sessions, firm, {CLAIRE: "administrator", MARC: "rights manager", JAMES: "collaborator"}
+    )
+
+
+@pytest.fixture
+def actor(sessions: Any, firm: scenes.FirmScene, people: dict[str, scenes.Person]) -> Any:
+    async def resolve(name: str = CLAIRE) -> Actor:
+        return await scenes.actor(sessions, firm, people[name])
+
+    return resolve
 
 
 async def add_events(sessions: Any, firm_id: int, rows: list[tuple[str, str, datetime]]) -> None:
@@ -30,13 +47,13 @@ async def add_events(sessions: Any, firm_id: int, rows: list[tuple[str, str, dat
 
 
 async def test_keyset_pages_walk_every_event_once_even_with_equal_times(
-    hub: Any, sessions: Any, demo: Any
+    hub: Any, sessions: Any, firm: scenes.FirmScene, actor: Any
 ) -> None:
-    claire = await actor(sessions, demo)
+    claire = await actor()
     # Groups of three events share a timestamp: the id breaks ties.
     await add_events(
         sessions,
-        demo.firm_id,
+        firm.id,
         [(claire.ref, "t.walk", T0 + timedelta(minutes=i // 3)) for i in range(25)],
     )
     filters = AuditFilters(action="t.walk")
@@ -57,12 +74,14 @@ async def test_keyset_pages_walk_every_event_once_even_with_equal_times(
     assert [e.id for e in back.items] == [e.id for e in pages[-2].items]
 
 
-async def test_filters_by_actor_action_and_dates(hub: Any, sessions: Any, demo: Any) -> None:
-    claire = await actor(sessions, demo)
-    marc = await actor(sessions, demo, MARC)
+async def test_filters_by_actor_action_and_dates(
+    hub: Any, sessions: Any, firm: scenes.FirmScene, actor: Any
+) -> None:
+    claire = await actor()
+    marc = await actor(MARC)
     await add_events(
         sessions,
-        demo.firm_id,
+        firm.id,
         [
             (claire.ref, "t.a", T0),
             (marc.ref, "t.a", T0 + timedelta(days=1)),
@@ -88,14 +107,12 @@ async def test_filters_by_actor_action_and_dates(hub: Any, sessions: Any, demo: 
 
 
 async def test_collaborators_see_their_own_events_managers_see_all(
-    hub: Any, sessions: Any, demo: Any
+    hub: Any, sessions: Any, firm: scenes.FirmScene, actor: Any
 ) -> None:
-    claire = await actor(sessions, demo)
-    james = await actor(sessions, demo, JAMES)
-    marc = await actor(sessions, demo, MARC)
-    await add_events(
-        sessions, demo.firm_id, [(claire.ref, "t.claire", T0), (james.ref, "t.james", T0)]
-    )
+    claire = await actor()
+    james = await actor(JAMES)
+    marc = await actor(MARC)
+    await add_events(sessions, firm.id, [(claire.ref, "t.claire", T0), (james.ref, "t.james", T0)])
     own = await list_events(hub, james, AuditFilters(actor=claire.ref))
     assert own.own_only and {e.action for e in own.items} == {"t.james"}
     choices = await filter_choices(hub, james)
@@ -106,14 +123,12 @@ async def test_collaborators_see_their_own_events_managers_see_all(
     assert {"t.claire", "t.james"} <= {e.action for e in everyone.items}
 
 
-async def test_another_firms_events_never_show(hub: Any, sessions: Any, demo: Any) -> None:
-    async with sessions() as session, session.begin():
-        firm = Firm(name="Cabinet Bis", tenant_id="22222222-2222-4222-8222-222222222222")
-        session.add(firm)
-        await session.flush()
-        firm_b = firm.id
-    claire = await actor(sessions, demo)
-    await add_events(sessions, firm_b, [(claire.ref, "t.other", T0)])
+async def test_another_firms_events_never_show(
+    hub: Any, sessions: Any, firm: scenes.FirmScene, actor: Any
+) -> None:
+    bis = await scenes.firm(sessions, "Cabinet Bis", domain="bis.fr", catalog=False)
+    claire = await actor()
+    await add_events(sessions, bis.id, [(claire.ref, "t.other", T0)])
     for filters in (AuditFilters(), AuditFilters(action="t.other"), AuditFilters(actor=claire.ref)):
         page = await list_events(hub, claire, filters)
         assert "t.other" not in {e.action for e in page.items}

@@ -4,19 +4,68 @@ offered for a file. Every test runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import pytest
 
 from hub.documents import folder_view, list_documents, require_readable, upload_places
 from hub.errors import NotFound, PermissionDenied
 from hub.identity import Actor
 from hub.services import Hub
-from relais.demo import DemoInfo
-from tests.hub.test_history import Scene, arrange_scene
+from tests import scenes
+
+
+@dataclass(frozen=True)
+class Scene:
+    admin: Actor
+    sophie: Actor  # collaborator
+    james: Actor  # collaborator
+    marc: Actor  # rights manager
+    contact: Actor
+    sophie_code: str  # mastered by Sophie
+    james_code: str  # mastered by James
+    contact_code: str  # the contact's, mastered by the administrator
 
 
 @pytest.fixture
-async def scene(hub: Hub, demo: DemoInfo) -> Scene:
-    return await arrange_scene(hub, demo)
+async def scene(hub: Hub, sessions: Any) -> Scene:
+    """Four root folders; three dossiers, each with Marc (the rights manager) as engagement
+    manager, mastered by Sophie, James and the administrator (the contact's); four documents in
+    Achats/2025: two in Sophie's dossier, one in James's, one in the contact's."""
+    office = await scenes.office(
+        sessions,
+        dossier_count=0,
+        folder_paths=("Achats/2025", "Administratif", "Notes de frais", "Ventes"),
+    )
+    firm = office.firm
+    sophie = await scenes.staff(sessions, firm, "collaborator", name="Sophie Martin")
+    james = await scenes.staff(sessions, firm, "collaborator", name="James Walker")
+    marc = await scenes.staff(
+        sessions, firm, "collaborator", name="Marc Lefèvre", rights_manager=True
+    )
+    (mine,) = await scenes.dossiers(sessions, firm, sophie, prefix="SOP", manager=marc)
+    (his,) = await scenes.dossiers(sessions, firm, james, prefix="JAM", manager=marc)
+    (theirs,) = await scenes.dossiers(sessions, firm, office.admin, prefix="CLI", manager=marc)
+    contact = await scenes.contact(sessions, firm, theirs)
+    admin = await scenes.actor(sessions, firm, office.admin)
+    for dossier, name in (
+        (mine, "facture-0412.pdf"),
+        (his, "facture-0413.pdf"),
+        (theirs, "=cmd-0414.pdf"),
+        (mine, "avoir-0415.pdf"),
+    ):
+        await scenes.document(hub, admin, dossier, "Achats/2025", name)
+    return Scene(
+        admin=admin,
+        sophie=await scenes.actor(sessions, firm, sophie),
+        james=await scenes.actor(sessions, firm, james),
+        marc=await scenes.actor(sessions, firm, marc),
+        contact=await scenes.actor(sessions, firm, contact),
+        sophie_code=mine.code,
+        james_code=his.code,
+        contact_code=theirs.code,
+    )
 
 
 def _token(scene: Scene) -> Actor:

@@ -13,30 +13,34 @@ from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hub.identity import Actor, resolve
 from hub.services import Hub
 from relais.demo import DEMO_STAFF, DEMO_TENANT_ID
-from storage.models import (
-    AuditEvent,
-    CatalogApp,
-    Connection,
-    ConnectionFolder,
-    Document,
-    Dossier,
-    Firm,
-    FirmApplication,
-    Folder,
-    StaffUser,
+from storage.models import AuditEvent, Document, Folder
+from tests import scenes
+
+TREE = (
+    "Achats/2025",
+    "Achats/2026",
+    "Administratif/2025",
+    "Administratif/2026",
+    "Ventes/2025",
+    "Ventes/2026",
 )
 
-CLAIRE, _MARC, SOPHIE, _JAMES = (person[0] for person in DEMO_STAFF)
+
+@pytest.fixture
+async def scene(sessions: Any) -> scenes.Office:
+    """An administrator, the folders of ``TREE`` and one dossier."""
+    return await scenes.office(sessions, folder_paths=TREE)
 
 
 @pytest.fixture
-async def claire(demo: Any, sessions: Any) -> Actor:
-    return await resolve(sessions, DEMO_TENANT_ID, CLAIRE)
+async def claire(sessions: Any, scene: scenes.Office) -> Actor:
+    return await scenes.actor(sessions, scene.firm, scene.admin)
 
 
 @pytest.fixture
-async def sophie(demo: Any, sessions: Any) -> Actor:
-    return await resolve(sessions, DEMO_TENANT_ID, SOPHIE)
+async def sophie(sessions: Any, scene: scenes.Office) -> Actor:
+    collaborator = await scenes.staff(sessions, scene.firm, "collaborator", name="Sophie Martin")
+    return await scenes.actor(sessions, scene.firm, collaborator)
 
 
 async def paths(sessions: Any, firm_id: int) -> list[str]:
@@ -54,8 +58,12 @@ async def folder_id(sessions: Any, firm_id: int, path: str) -> int:
 
 
 async def test_the_demo_tree_reads_as_folders_with_year_sub_folders(
-    hub: Hub, claire: Actor, sophie: Actor
+    hub: Hub, sessions: Any, demo: Any
 ) -> None:
+    # The demo firm's own tree is the point: what `relais demo` shows, four folders by year.
+    claire_id, _marc, sophie_id, _james = (person[0] for person in DEMO_STAFF)
+    claire = await resolve(sessions, DEMO_TENANT_ID, claire_id)
+    sophie = await resolve(sessions, DEMO_TENANT_ID, sophie_id)
     tree = await folders.folder_tree(hub, claire)
     assert tree.can_edit
     assert [n.name for n in tree.roots] == ["Achats", "Administratif", "Notes de frais", "Ventes"]
@@ -149,28 +157,12 @@ async def test_renaming_moves_the_paths_of_sub_folders_and_keeps_connections(
     assert "fournisseurs/2026" in await paths(sessions, claire.firm_id)
 
 
-async def _connect_app(sessions: Any, firm_id: int, folder: int) -> None:
-    async with sessions() as session, session.begin():
-        catalog = await session.scalar(select(CatalogApp).where(CatalogApp.slug == "ocr-achats"))
-        assert catalog is not None
-        app = FirmApplication(firm_id=firm_id, catalog_app_id=catalog.id)
-        session.add(app)
-        dossier = await session.scalar(select(Dossier).where(Dossier.firm_id == firm_id).limit(1))
-        assert dossier is not None
-        await session.flush()
-        connection = Connection(firm_id=firm_id, firm_application_id=app.id, dossier_id=dossier.id)
-        session.add(connection)
-        await session.flush()
-        session.add(
-            ConnectionFolder(firm_id=firm_id, connection_id=connection.id, folder_id=folder)
-        )
-
-
 async def test_delete_refuses_a_folder_a_connection_uses_and_says_which(
-    hub: Hub, sessions: Any, claire: Actor
+    hub: Hub, sessions: Any, scene: scenes.Office, claire: Actor
 ) -> None:
     sub = await folder_id(sessions, claire.firm_id, "Achats/2026")
-    await _connect_app(sessions, claire.firm_id, sub)
+    ocr = await scenes.application(hub, scene.firm.id, "ocr-achats")
+    await scenes.connection(sessions, scene.firm.id, ocr.id, scene.dossier.id, ["Achats/2026"])
     achats = await folder_id(sessions, claire.firm_id, "Achats")
     usage = await folders.deletion_check(hub, claire, achats)
     assert usage.blocked and usage.applications == [("OCR Factures — Achats", 1)]
@@ -186,14 +178,14 @@ async def test_delete_refuses_a_folder_a_connection_uses_and_says_which(
 
 
 async def test_delete_refuses_a_folder_holding_documents(
-    hub: Hub, sessions: Any, claire: Actor
+    hub: Hub, sessions: Any, scene: scenes.Office, claire: Actor
 ) -> None:
     sub = await folder_id(sessions, claire.firm_id, "Ventes/2025")
     async with sessions() as session, session.begin():
-        dossier = await session.scalar(select(Dossier).limit(1))
-        assert dossier is not None
         session.add(
-            Document(firm_id=claire.firm_id, dossier_id=dossier.id, folder_id=sub, name="f.pdf")
+            Document(
+                firm_id=claire.firm_id, dossier_id=scene.dossier.id, folder_id=sub, name="f.pdf"
+            )
         )
     ventes = await folder_id(sessions, claire.firm_id, "Ventes")
     with pytest.raises(Conflict) as refused:
@@ -229,20 +221,9 @@ async def test_collaborators_read_but_never_change_and_other_firms_are_not_found
     ):
         with pytest.raises(PermissionDenied):
             await attempt
-    async with sessions() as session, session.begin():
-        firm = Firm(name="Autre", tenant_id="other-tenant")
-        session.add(firm)
-        await session.flush()
-        session.add(
-            StaffUser(
-                firm_id=firm.id,
-                entra_object_id="other-admin",
-                email="a@autre.fr",
-                display_name="Autre",
-                role="administrator",
-            )
-        )
-    stranger = await resolve(sessions, "other-tenant", "other-admin")
+    other = await scenes.firm(sessions, "Autre", domain="autre.fr", catalog=False)
+    admin = await scenes.staff(sessions, other, "administrator", name="Autre")
+    stranger = await scenes.actor(sessions, other, admin)
     assert (await folders.folder_tree(hub, stranger)).roots == []
     for attempt in (
         folders.add_folder(hub, stranger, "X", achats),

@@ -9,20 +9,41 @@ import pytest
 from sqlalchemy import select
 
 from hub.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from hub.identity import Actor, resolve
+from hub.identity import Actor
 from hub.team import list_staff, update_staff
-from relais.demo import DEMO_STAFF
-from storage.models import AuditEvent, Firm, StaffUser
+from storage.models import AuditEvent
+from tests import scenes
 
-CLAIRE, MARC, SOPHIE, JAMES = (row[0] for row in DEMO_STAFF)
+CLAIRE, MARC, SOPHIE, JAMES = "Claire Durand", "Marc Lefèvre", "Sophie Martin", "James Walker"
+STAFF = {
+    CLAIRE: "administrator",
+    MARC: "rights manager",
+    SOPHIE: "collaborator",
+    JAMES: "collaborator",
+}
 
 
-async def actor(sessions: Any, demo: Any, object_id: str = CLAIRE) -> Actor:
-    return await resolve(sessions, demo.tenant_id, object_id)
+@pytest.fixture
+async def firm(sessions: Any) -> scenes.FirmScene:
+    return await scenes.firm(sessions, "Durand & Associés", domain="durand-associes.fr")
 
 
-async def test_list_search_and_pages(hub: Any, sessions: Any, demo: Any) -> None:
-    james = await actor(sessions, demo, JAMES)  # anyone on the staff may read the team
+@pytest.fixture
+async def people(sessions: Any, firm: scenes.FirmScene) -> dict[str, scenes.Person]:
+    """One administrator, one rights manager, two collaborators."""
+    return await scenes.team(sessions, firm, STAFF)
+
+
+@pytest.fixture
+def actor(sessions: Any, firm: scenes.FirmScene, people: dict[str, scenes.Person]) -> Any:
+    async def resolve(name: str = CLAIRE) -> Actor:
+        return await scenes.actor(sessions, firm, people[name])
+
+    return resolve
+
+
+async def test_list_search_and_pages(hub: Any, actor: Any) -> None:
+    james = await actor(JAMES)  # anyone on the staff may read the team
     page = await list_staff(hub, james)
     assert [row.display_name for row in page.items] == [
         "Claire Durand",
@@ -39,10 +60,10 @@ async def test_list_search_and_pages(hub: Any, sessions: Any, demo: Any) -> None
 
 
 async def test_admin_changes_role_and_flag_with_one_audit_event(
-    hub: Any, sessions: Any, demo: Any
+    hub: Any, sessions: Any, actor: Any
 ) -> None:
-    claire = await actor(sessions, demo)
-    sophie = await actor(sessions, demo, SOPHIE)
+    claire = await actor()
+    sophie = await actor(SOPHIE)
     row = await update_staff(hub, claire, sophie.id, role="collaborator", rights_manager=True)
     assert row.rights_manager
     # The same values again: nothing to record.
@@ -62,41 +83,28 @@ async def test_admin_changes_role_and_flag_with_one_audit_event(
 
 
 @pytest.mark.parametrize("who", [MARC, JAMES], ids=["rights-manager", "collaborator"])
-async def test_only_administrators_change_rights(
-    hub: Any, sessions: Any, demo: Any, who: str
-) -> None:
-    person = await actor(sessions, demo, who)
+async def test_only_administrators_change_rights(hub: Any, actor: Any, who: str) -> None:
+    person = await actor(who)
     with pytest.raises(PermissionDenied):
         await update_staff(hub, person, person.id, role="administrator", rights_manager=True)
-    assert (await actor(sessions, demo, who)).role == "collaborator"
+    assert (await actor(who)).role == "collaborator"
 
 
-async def test_the_last_administrator_stays(hub: Any, sessions: Any, demo: Any) -> None:
-    claire = await actor(sessions, demo)
+async def test_the_last_administrator_stays(hub: Any, actor: Any) -> None:
+    claire = await actor()
     with pytest.raises(Conflict) as refused:
         await update_staff(hub, claire, claire.id, role="collaborator", rights_manager=False)
     assert refused.value.key == "team.last_admin"
-    marc = await actor(sessions, demo, MARC)
+    marc = await actor(MARC)
     await update_staff(hub, claire, marc.id, role="administrator", rights_manager=True)
     await update_staff(hub, claire, claire.id, role="collaborator", rights_manager=False)
-    assert (await actor(sessions, demo)).role == "collaborator"
+    assert (await actor()).role == "collaborator"
 
 
-async def test_another_firms_staff_are_not_found(hub: Any, sessions: Any, demo: Any) -> None:
-    async with sessions() as session, session.begin():
-        firm = Firm(name="Cabinet Bis", tenant_id="22222222-2222-4222-8222-222222222222")
-        session.add(firm)
-        await session.flush()
-        other = StaffUser(
-            firm_id=firm.id,
-            entra_object_id="e0000000-0000-4000-8000-000000000001",
-            email="boss@bis.fr",
-            display_name="Boss Bis",
-        )
-        session.add(other)
-        await session.flush()
-        other_id = other.id
-    claire = await actor(sessions, demo)
+async def test_another_firms_staff_are_not_found(hub: Any, sessions: Any, actor: Any) -> None:
+    bis = await scenes.firm(sessions, "Cabinet Bis", domain="bis.fr", catalog=False)
+    other = await scenes.staff(sessions, bis, "collaborator", name="Boss Bis")
+    claire = await actor()
     with pytest.raises(NotFound):
-        await update_staff(hub, claire, other_id, role="administrator", rights_manager=True)
+        await update_staff(hub, claire, other.id, role="administrator", rights_manager=True)
     assert "Boss Bis" not in [r.display_name for r in (await list_staff(hub, claire)).items]
