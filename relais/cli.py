@@ -151,8 +151,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     for person in info.staff + info.contacts[:3]:
         lines.append(f"    {person.object_id}  {person.role:<15} {person.name} <{person.email}>")
     lines.append(
-        f"  Try: python ../shared/tools/teams_say.py --url {address} --tenant {info.tenant_id} "
-        f"--user {info.staff[0].object_id} aide"
+        f"  Try the bot: a Teams message activity to {address}/api/messages from tenant "
+        f'{info.tenant_id}, user {info.staff[0].object_id}, text "aide"'
     )
     if codes:
         lines.append(

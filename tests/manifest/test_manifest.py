@@ -24,7 +24,7 @@ BOT_ID = "3f2b8c1e-5d4a-4b6e-9c7f-0a1b2c3d4e5f"
 ENTRA_ID = "9a8b7c6d-1e2f-4a3b-8c5d-6e7f8a9b0c1d"
 HOST = "relais.example.fr"
 SCHEMAS = Path(
-    os.environ.get("RELAIS_SCHEMAS_DIR", Path(__file__).resolve().parents[3] / "shared" / "schemas")
+    os.environ.get("RELAIS_SCHEMAS_DIR", Path(__file__).resolve().parents[1] / "schemas")
 )
 MANIFEST_VERSION = "1.29"
 FILES = ["manifest.json", "color.png", "outline.png", "fr-fr.json"]
@@ -79,7 +79,7 @@ def _python_patterns(node: Any) -> Any:
 
 def load_schema(name: str) -> dict[str, Any]:
     path = SCHEMAS / name
-    require(path.is_file(), f"official schema {path} is missing (see shared/schemas/SOURCES.md)")
+    require(path.is_file(), f"official schema {path} is missing (see tests/schemas/SOURCES.md)")
     schema: dict[str, Any] = _python_patterns(json.loads(path.read_text(encoding="utf-8")))
     jsonschema.Draft4Validator.check_schema(schema)
     return schema
