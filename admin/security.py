@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 
 from hub.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of
 from hub.identity import Actor
@@ -21,9 +22,22 @@ CSRF_HEADER = "X-CSRF-Token"
 HOME = "/admin/applications"
 
 
+class _KeyRing(Fernet):
+    """Encrypts with the newest key and decrypts with any, so that a cookie made before a key
+    rotation stays valid while the older key is configured. aiohttp_session takes one key or a
+    :class:`Fernet`, hence a Fernet that delegates decryption to a MultiFernet."""
+
+    def __init__(self, keys: Sequence[bytes]) -> None:
+        super().__init__(keys[0])
+        self._any = MultiFernet([Fernet(key) for key in keys])
+
+    def decrypt(self, token: bytes | str, ttl: int | None = None) -> bytes:
+        return self._any.decrypt(token, ttl)
+
+
 def cookie_storage(settings: Settings) -> EncryptedCookieStorage:
     return EncryptedCookieStorage(
-        Fernet(settings.fernet_key("session")),
+        _KeyRing(settings.fernet_keys("session")),
         cookie_name=COOKIE_NAME,
         path="/admin",
         httponly=True,

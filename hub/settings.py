@@ -7,9 +7,6 @@ missing secrets instead of failing later in the middle of a conversation.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 from pathlib import Path
 from typing import Literal
@@ -19,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigurationError
+from hub.keyring import HOW_TO_MAKE_ONE, derive, split_keys, weakness
 
 log = logging.getLogger(__name__)
 
@@ -174,17 +172,39 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         return not self.demo
 
-    def fernet_key(self, purpose: Literal["secrets", "session"] = "secrets") -> bytes:
-        """A Fernet key derived from ``encryption_key``, a different one for each purpose.
+    def encryption_keys(self) -> list[str]:
+        """The configured keys, newest first; the fixed demo key in demo mode when none is set."""
+        keys = split_keys(self.encryption_key.get_secret_value())
+        if keys:
+            return keys
+        if self.demo:
+            return [DEMO_ENCRYPTION_KEY]
+        raise ConfigurationError(f"RELAIS_ENCRYPTION_KEY is not set: {HOW_TO_MAKE_ONE}.")
 
-        Any passphrase works (people need not generate a base64 key by hand). Separate keys mean
-        that a session cookie can never be replayed as a stored secret, or the reverse.
-        """
-        raw = self.encryption_key.get_secret_value() or (DEMO_ENCRYPTION_KEY if self.demo else "")
-        if not raw:
-            raise ConfigurationError("RELAIS_ENCRYPTION_KEY is not set.")
-        digest = hmac.new(raw.encode(), f"relais:{purpose}".encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest)
+    def fernet_keys(self, purpose: Literal["secrets", "session"] = "secrets") -> list[bytes]:
+        """The Fernet keys for ``purpose`` (:mod:`hub.keyring`), newest first: the first
+        encrypts, all decrypt."""
+        return [derive(key, purpose) for key in self.encryption_keys()]
+
+    def fernet_key(self, purpose: Literal["secrets", "session"] = "secrets") -> bytes:
+        """The newest key's Fernet key for ``purpose``: what encrypts and signs."""
+        return self.fernet_keys(purpose)[0]
+
+    def _key_problems(self) -> list[str]:
+        """Why the encryption keys could be guessed (outside demo mode, every key must be strong:
+        the panel accepts a session cookie made with any of them)."""
+        keys = split_keys(self.encryption_key.get_secret_value())
+        if not keys:
+            return [f"RELAIS_ENCRYPTION_KEY is missing: {HOW_TO_MAKE_ONE}"]
+        problems = []
+        for number, key in enumerate(keys, start=1):
+            reason = weakness(key)
+            if reason:
+                which = f" (key {number} of {len(keys)})" if len(keys) > 1 else ""
+                problems.append(
+                    f"RELAIS_ENCRYPTION_KEY{which} is too weak: {reason}; {HOW_TO_MAKE_ONE}"
+                )
+        return problems
 
     def check_for_serving(self) -> None:
         """Refuse to start on settings that would fail, or be unsafe, in production."""
@@ -202,7 +222,6 @@ class Settings(BaseSettings):
             "RELAIS_BOT_APP_PASSWORD": self.bot_app_password.get_secret_value(),
             "RELAIS_ENTRA_CLIENT_ID": self.entra_client_id,
             "RELAIS_ENTRA_CLIENT_SECRET": self.entra_client_secret.get_secret_value(),
-            "RELAIS_ENCRYPTION_KEY": self.encryption_key.get_secret_value(),
         }
         for name, value in required.items():
             if not value:
@@ -217,6 +236,7 @@ class Settings(BaseSettings):
             problems.append(
                 f"RELAIS_BASE_URL must be https:// outside demo mode (got {self.base_url})"
             )
+        problems += self._key_problems()
         problems += self._mail_problems()
         if problems:
             raise ConfigurationError(

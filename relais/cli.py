@@ -117,6 +117,37 @@ def cmd_catalog_sync(args: argparse.Namespace) -> None:
     print(f"Catalog synchronised: {asyncio.run(run())} applications.")
 
 
+def cmd_keys_generate(args: argparse.Namespace) -> None:
+    from hub.keyring import generate_key
+
+    # To the terminal only: a key must never reach a log.
+    print(generate_key())
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> None:
+    from hub.rotation import Rotation, rotate_secrets
+    from relais.services import build_services
+    from storage.db import create_engine, session_factory
+
+    settings = _settings()
+
+    async def run() -> Rotation:
+        engine = create_engine(settings.database_url)
+        hub = build_services(settings, session_factory(engine))
+        try:
+            return await rotate_secrets(hub)
+        finally:
+            await hub.aclose()
+            await engine.dispose()
+
+    done = asyncio.run(run())
+    print(
+        f"Stored secrets re-encrypted with the newest key: {done.resealed} "
+        f"({done.current} already were). Keys after the first in RELAIS_ENCRYPTION_KEY may now "
+        "be removed."
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from relais.demo import DemoInfo, seed, seed_activity
     from relais.services import build_services
@@ -344,6 +375,18 @@ def _parser() -> argparse.ArgumentParser:
     catalog.add_parser("sync", help="Load the shipped catalog into the database.").set_defaults(
         handler=cmd_catalog_sync
     )
+
+    keys = commands.add_parser(
+        "keys", help="The encryption key (RELAIS_ENCRYPTION_KEY)."
+    ).add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    keys.add_parser(
+        "generate", help="Print a new random key (32 bytes, base64url) for RELAIS_ENCRYPTION_KEY."
+    ).set_defaults(handler=cmd_keys_generate)
+    keys.add_parser(
+        "rotate",
+        help="Re-encrypt every stored secret with the first key of RELAIS_ENCRYPTION_KEY (all or "
+        "nothing); afterwards the other keys may be removed.",
+    ).set_defaults(handler=cmd_keys_rotate)
 
     imports = add(
         "import",

@@ -19,7 +19,7 @@ def build_services(
     return Hub(
         settings=settings,
         sessions=sessions,
-        vault=Vault(settings.fernet_key()),
+        vault=Vault.from_settings(settings),
         mailer=build_mailer(settings),
         graph=_graph_client(
             settings, settings.entra_client_id, settings.entra_client_secret.get_secret_value()

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import os
+
 import pytest
 
 from hub.errors import ConfigurationError
 from hub.settings import Settings
+from relais.cli import main
+
+# A key as `relais keys generate` prints them (32 random bytes, base64url).
+STRONG_KEY = "9JWlAQI0io8J_uqhgjX834oNQkzlUikSfOxpvfqcmxQ="
 
 PRODUCTION = {
     "bot_app_id": "3f2a8c1e-0000-4000-8000-00000000b07",
     "bot_app_password": "a-real-secret",
     "entra_client_id": "5e1c0d2f-0000-4000-8000-0000000e1a",
     "entra_client_secret": "another-real-secret",
-    "encryption_key": "a long passphrase for secrets at rest",
+    "encryption_key": STRONG_KEY,
     "base_url": "https://relais.cabinet-durand.fr/",
 }
 
@@ -77,10 +86,84 @@ def test_settings_come_from_relais_environment_variables(monkeypatch: pytest.Mon
 def test_encryption_key_is_required_outside_demo() -> None:
     with pytest.raises(ConfigurationError, match="RELAIS_ENCRYPTION_KEY"):
         make().fernet_key()
+    with pytest.raises(ConfigurationError, match="RELAIS_ENCRYPTION_KEY is missing"):
+        make(**{**PRODUCTION, "encryption_key": ""}).check_for_serving()
     assert make(demo=True).fernet_key() != make(encryption_key="other").fernet_key()
     assert make(demo=True).fernet_key("secrets") != make(demo=True).fernet_key("session")
+
+
+@pytest.mark.parametrize(
+    "weak",
+    [
+        "a",
+        "1234",
+        "durand2024",
+        "a long passphrase for secrets at rest",
+        base64.urlsafe_b64encode(bytes(32)).decode(),  # 32 bytes, all the same
+        base64.urlsafe_b64encode(b"abcd" * 8).decode(),  # a short pattern repeated
+        base64.urlsafe_b64encode(bytes(range(100, 116))).decode(),  # 16 bytes: too short
+    ],
+)
+def test_production_refuses_a_guessable_encryption_key_and_says_how_to_make_one(weak: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        make(**{**PRODUCTION, "encryption_key": weak, "base_url": "http://x"}).check_for_serving()
+    message = str(refused.value)
+    assert "RELAIS_ENCRYPTION_KEY is too weak" in message
+    assert "relais keys generate" in message
+    assert "RELAIS_BASE_URL must be https://" in message  # listed with the other problems
+    assert len(weak) < 5 or weak not in message  # never quoted
+
+
+def test_every_key_of_a_rotation_must_be_strong_to_serve() -> None:
+    with pytest.raises(ConfigurationError, match=r"\(key 2 of 2\) is too weak"):
+        make(**{**PRODUCTION, "encryption_key": f"{STRONG_KEY},durand2024"}).check_for_serving()
+
+
+def test_generated_keys_are_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["keys", "generate"])
+    first = capsys.readouterr().out.strip()
+    main(["keys", "generate"])
+    second = capsys.readouterr().out.strip()
+    assert first != second
+    assert len(base64.urlsafe_b64decode(first)) == 32
+    make(**{**PRODUCTION, "encryption_key": first}).check_for_serving()
+    make(**{**PRODUCTION, "encryption_key": f"{second}, {first}"}).check_for_serving()
+    # `openssl rand -base64 32` writes standard base64 (+ and /): accepted too.
+    standard = base64.b64encode(b"\xfb\xff" + os.urandom(30)).decode()
+    assert "+" in standard or "/" in standard
+    make(**{**PRODUCTION, "encryption_key": standard}).check_for_serving()
+
+
+def _hkdf_sha256(material: bytes, info: bytes) -> bytes:
+    """RFC 5869 written out, to check the settings against (no salt: 32 zero bytes)."""
+    prk = hmac.new(bytes(32), material, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+
+
+def test_cookie_and_secrets_keys_come_from_hkdf_with_their_own_labels() -> None:
+    settings = make(**PRODUCTION)
+    material = base64.urlsafe_b64decode(STRONG_KEY)
+    secrets_key = settings.fernet_key("secrets")
+    session_key = settings.fernet_key("session")
+    assert secrets_key != session_key
+    assert base64.urlsafe_b64decode(secrets_key) == _hkdf_sha256(material, b"relais secrets v1")
+    assert base64.urlsafe_b64decode(session_key) == _hkdf_sha256(material, b"relais session v1")
+    # Not the old single HMAC of the text any more.
+    legacy = hmac.new(STRONG_KEY.encode(), b"relais:secrets", hashlib.sha256).digest()
+    assert base64.urlsafe_b64decode(secrets_key) != legacy
+
+
+def test_several_keys_the_first_one_encrypts() -> None:
+    other = "6S4NViF5SuhAkEGEmtf3Rv__WORpHaqrzuUpBgRIZ6c="
+    rotating = make(**{**PRODUCTION, "encryption_key": f"{other} , {STRONG_KEY},"})
+    assert rotating.fernet_keys("session") == [
+        make(encryption_key=other).fernet_key("session"),
+        make(encryption_key=STRONG_KEY).fernet_key("session"),
+    ]
+    assert rotating.fernet_key() == make(encryption_key=other).fernet_key()
 
 
 def test_secrets_are_not_shown_by_repr() -> None:
     shown = repr(make(**PRODUCTION))
     assert "a-real-secret" not in shown and "another-real-secret" not in shown
+    assert STRONG_KEY not in shown
