@@ -30,6 +30,7 @@ Capabilities small enough for one module::
     folders        the firm's standard folder tree
     tokens         the firm's API tokens for the REST API
     conversations  where to reach people later (proactive messages)
+    rotation       re-encrypting stored secrets under the newest key (relais keys rotate)
 
 The shared kernel::
 
@@ -43,5 +44,6 @@ The shared kernel::
     i18n           French and English: catalogs and Babel under one Translator
     paging         search and pagination shared by every list
     rounds         background rounds one process of the deployment runs at a time
-    vault          secrets at rest (Fernet)
+    vault          secrets at rest (Fernet; the newest key seals, every configured key opens)
+    keyring        the encryption keys: generating, telling strong from guessable, HKDF
 """

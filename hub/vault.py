@@ -33,11 +33,10 @@ def _legacy_key(text: str) -> bytes:
 def _legacy_keys(settings: Settings) -> list[bytes]:
     texts = settings.encryption_keys()
     # Before several keys were allowed the whole value was one passphrase, commas and spaces
-    # included: that reading is tried too.
-    whole = settings.encryption_key.get_secret_value()
-    if whole and whole not in texts:
-        texts = [*texts, whole]
-    return [_legacy_key(text) for text in texts]
+    # included: every run of the comma-separated parts is tried as it was written too.
+    parts = settings.encryption_key.get_secret_value().split(",")
+    runs = [",".join(parts[i:j]) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)]
+    return [_legacy_key(text) for text in dict.fromkeys([*texts, *runs]) if text]
 
 
 class Vault:

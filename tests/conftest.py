@@ -124,7 +124,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         demo=True,
         data_dir=tmp_path / "data",
-        encryption_key="test-encryption-key",
+        # A key as `relais keys generate` makes them: production mode refuses passphrases.
+        encryption_key="Qm6jkIrV5m0Cq0lAeg3yFYkxPq6w7CKb3Z1Sx0oZ4Ps=",
         base_url="http://127.0.0.1:3978",
     )
 

@@ -303,7 +303,7 @@ PRODUCTION = {
     "bot_app_password": "a-real-bot-secret",
     "entra_client_id": "0b6d-entra",
     "entra_client_secret": "a-real-entra-secret",
-    "encryption_key": "a-real-encryption-key",
+    "encryption_key": "0v3pOZpr8xLdrw7mCXSTJ6GHuX3Qjo9yc1ml8Ls1G1Y=",
     "base_url": "https://relais.cabinet.example",
 }
 

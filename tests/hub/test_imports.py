@@ -463,7 +463,7 @@ def test_relais_import_command(
     tmp_path: Path, settings: Any, demo: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any
 ) -> None:
     monkeypatch.setenv("RELAIS_DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("RELAIS_ENCRYPTION_KEY", "test-encryption-key")
+    monkeypatch.setenv("RELAIS_ENCRYPTION_KEY", settings.encryption_key.get_secret_value())
     good = tmp_path / "dossiers.csv"
     good.write_bytes(csv_bytes("code;name", "CLI001;Par la ligne de commande"))
     main(["import", "dossiers", str(good)])

@@ -138,6 +138,18 @@ async def test_rotation_refuses_and_changes_nothing_when_a_secret_opens_with_no_
     assert {key: await stored(sessions, key) for key in before} == before
 
 
+async def sealed_before_hkdf(hub: Hub, office: Office, slug: str, passphrase: str) -> int:
+    """An application whose secret a version before HKDF stored: Fernet under an HMAC-SHA256 of
+    the passphrase."""
+    app = await scenes.application(hub, office.firm.id, slug)
+    old_key = hmac.new(passphrase.encode(), b"relais:secrets", hashlib.sha256).digest()
+    async with hub.sessions() as session, session.begin():
+        row = await session.get(FirmApplication, app.id)
+        assert row is not None
+        row.secret_encrypted = Fernet(base64.urlsafe_b64encode(old_key)).encrypt(SECRET.encode())
+    return app.id
+
+
 async def test_secrets_sealed_before_hkdf_stay_readable_and_are_rotated(
     settings: Settings,
     sessions: Sessions,
@@ -146,25 +158,22 @@ async def test_secrets_sealed_before_hkdf_stay_readable_and_are_rotated(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # What versions before HKDF stored: Fernet under an HMAC-SHA256 of the passphrase.
-    old_key = hmac.new(b"durand2024", b"relais:secrets", hashlib.sha256).digest()
-    app = await scenes.application(
-        with_keys(settings, sessions, KEY_A), office.firm.id, "ocr-achats"
-    )
-    async with sessions() as session, session.begin():
-        row = await session.get(FirmApplication, app.id)
-        assert row is not None
-        row.secret_encrypted = Fernet(base64.urlsafe_b64encode(old_key)).encrypt(SECRET.encode())
+    hub = with_keys(settings, sessions, KEY_A)
+    plain = await sealed_before_hkdf(hub, office, "ocr-achats", "durand2024")
+    # A passphrase with a comma in it was one key then.
+    comma = await sealed_before_hkdf(hub, office, "ocr-ventes", "cabinet, durand 2024")
 
-    # After the upgrade, with the setting unchanged, the worker still opens it...
-    assert (
-        with_keys(settings, sessions, "durand2024").vault.open(await stored(sessions, app.id))
-        == SECRET
-    )
-    # ...and with a strong key put first, `relais keys rotate` moves it to the new key.
-    await relais(settings, f"{KEY_B},durand2024", monkeypatch, tmp_path, "keys", "rotate")
-    assert "re-encrypted with the newest key: 1 (0 already were)" in capsys.readouterr().out
-    assert with_keys(settings, sessions, KEY_B).vault.open(await stored(sessions, app.id)) == SECRET
+    # After the upgrade, with the setting unchanged, the worker still opens them...
+    for app_id, passphrase in ((plain, "durand2024"), (comma, "cabinet, durand 2024")):
+        upgraded = with_keys(settings, sessions, passphrase)
+        assert upgraded.vault.open(await stored(sessions, app_id)) == SECRET
+    # ...and with a strong key put first, `relais keys rotate` moves them to the new key.
+    keys = f"{KEY_B},durand2024,cabinet, durand 2024"
+    await relais(settings, keys, monkeypatch, tmp_path, "keys", "rotate")
+    assert "re-encrypted with the newest key: 2 (0 already were)" in capsys.readouterr().out
+    only_b = with_keys(settings, sessions, KEY_B)
+    assert only_b.vault.open(await stored(sessions, plain)) == SECRET
+    assert only_b.vault.open(await stored(sessions, comma)) == SECRET
 
 
 async def test_rotation_refuses_a_weak_newest_key(

@@ -22,7 +22,7 @@ def _relais(settings: Settings, cwd: Path, *args: str) -> subprocess.CompletedPr
         **os.environ,
         "RELAIS_DATABASE_URL": settings.database_url,
         "RELAIS_DATA_DIR": str(settings.data_dir),
-        "RELAIS_ENCRYPTION_KEY": "test-encryption-key",
+        "RELAIS_ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
     }
     return subprocess.run(
         [str(RELAIS), *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
