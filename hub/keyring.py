@@ -25,7 +25,7 @@ KEY_BYTES = 32
 # 32 random bytes show about 30 different values; a short pattern repeated shows a handful.
 MIN_DISTINCT_BYTES = 16
 LABELS = {"secrets": b"relais secrets v1", "session": b"relais session v1"}
-HOW_TO_MAKE_ONE = "make one with `relais keys generate`"
+HOW_TO_MAKE_ONE = f"a key must be {KEY_BYTES} random bytes or more in base64: make one with `relais keys generate`"
 
 _BASE64 = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -52,9 +52,9 @@ def weakness(text: str) -> str | None:
     """Why this key could be guessed, or None when it is strong (never quotes the key)."""
     raw = decode_key(text)
     if raw is None:
-        return f"it is not base64: a passphrase is guessed offline; {KEY_BYTES} random bytes are needed"
+        return "it is not base64: a passphrase is guessed offline in seconds"
     if len(raw) < KEY_BYTES:
-        return f"it decodes to {len(raw)} bytes; {KEY_BYTES} random bytes are needed"
+        return f"it decodes to {len(raw)} bytes only"
     if len(set(raw)) < MIN_DISTINCT_BYTES:
         return f"its {len(raw)} bytes repeat a few values: they are not random"
     return None

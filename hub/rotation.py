@@ -87,8 +87,8 @@ def _check_newest_key(hub: Hub) -> None:
     reason = None if hub.settings.demo else weakness(newest)
     if reason:
         raise ConfigurationError(
-            f"The newest key (the first in RELAIS_ENCRYPTION_KEY) is too weak: {reason}; "
-            f"{HOW_TO_MAKE_ONE} and put it first. Nothing was changed."
+            f"The newest key (the first in RELAIS_ENCRYPTION_KEY) is too weak ({reason}); "
+            f"{HOW_TO_MAKE_ONE}, and put it first. Nothing was changed."
         )
 
 

@@ -202,7 +202,7 @@ class Settings(BaseSettings):
             if reason:
                 which = f" (key {number} of {len(keys)})" if len(keys) > 1 else ""
                 problems.append(
-                    f"RELAIS_ENCRYPTION_KEY{which} is too weak: {reason}; {HOW_TO_MAKE_ONE}"
+                    f"RELAIS_ENCRYPTION_KEY{which} is too weak ({reason}); {HOW_TO_MAKE_ONE}"
                 )
         return problems
 
