@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from hub.settings import Settings
@@ -75,9 +76,7 @@ async def test_a_cookie_copied_before_sign_out_is_refused_after_it(client: Clien
     response = await client.post("/admin/logout", data={"csrf_token": csrf_of(page)})
     assert "Vous êtes déconnecté." in visible(await response.text())
 
-    response = await as_someone_else(
-        client, copied, "/admin/applications", allow_redirects=False
-    )
+    response = await as_someone_else(client, copied, "/admin/applications", allow_redirects=False)
     assert response.status == 302
     assert response.headers["Location"] == "/admin/login?next=/admin/applications"
     response = await as_someone_else(client, copied, "/admin/applications")
@@ -188,6 +187,12 @@ async def test_last_seen_is_written_at_most_once_a_minute(
     assert await last_seen() == signed_in_at + timedelta(seconds=61)
 
 
+@pytest.mark.parametrize("seconds", [0, 59])
+def test_an_idle_timeout_under_a_minute_is_refused(seconds: int) -> None:
+    with pytest.raises(ValidationError, match="session_idle_timeout"):
+        Settings(_env_file=None, session_idle_timeout=seconds)  # type: ignore[call-arg]
+
+
 # --------------------------------------------------------------------------- headers
 
 
@@ -197,7 +202,9 @@ async def production(aiohttp_client: Any, settings: Settings, demo: Any) -> Clie
     return result
 
 
-@pytest.mark.parametrize("path", ["/admin/login", "/healthz", "/admin/static/admin.css", "/nowhere"])
+@pytest.mark.parametrize(
+    "path", ["/admin/login", "/healthz", "/admin/static/admin.css", "/nowhere"]
+)
 async def test_hsts_outside_demo_mode(production: Client, path: str) -> None:
     response = await production.get(path, allow_redirects=False)
     assert response.headers.get("Strict-Transport-Security") == HSTS
