@@ -2,8 +2,8 @@
 
 Server-rendered pages (jinja2, one layout), sign-in with Microsoft Entra (a local "sign in as"
 in demo mode only), an encrypted session cookie backed by a session on the server (revoked at
-sign-out, ended when idle or too old: :mod:`hub.team.panel_sessions`), CSRF on every form, and one middleware that
-turns every error into a page. The panel reads and changes data only through ``hub/``.
+sign-out, ended when idle or too old: :mod:`hub.team.panel_sessions`), CSRF on every form, and
+one middleware that turns every error into a page. The panel reads and changes data only through ``hub/``.
 """
 
 from __future__ import annotations

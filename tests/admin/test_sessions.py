@@ -190,7 +190,7 @@ async def test_last_seen_is_written_at_most_once_a_minute(
 @pytest.mark.parametrize("seconds", [0, 59])
 def test_an_idle_timeout_under_a_minute_is_refused(seconds: int) -> None:
     with pytest.raises(ValidationError, match="session_idle_timeout"):
-        Settings(_env_file=None, session_idle_timeout=seconds)  # type: ignore[call-arg]
+        Settings(_env_file=None, session_idle_timeout=seconds)
 
 
 # --------------------------------------------------------------------------- headers
