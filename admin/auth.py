@@ -2,7 +2,8 @@
 
 ``GET /login`` shows the choices (Microsoft; in demo mode, the demo staff), ``GET /login/microsoft``
 starts the Entra flow, ``GET /auth/callback`` finishes it, ``POST /login/demo`` signs in as a
-demo person (demo mode only), ``POST /logout`` ends the session.
+demo person (demo mode only), ``POST /logout`` ends the session (on the server too). Both ways
+of signing in open the session through :func:`admin.security.start_session`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiohttp_session import get_session
 from admin.flash import flash
 from admin.keys import ACTOR, ENTRA, HUB
 from admin.render import render, url
-from admin.security import safe_next, start_session
+from admin.security import end_session, safe_next, start_session
 from hub.i18n import LANGUAGES
 from hub.settings import DEMO_TENANT_ID, Settings
 from hub.team import demo_choices, sign_in, sign_out
@@ -89,12 +90,8 @@ def setup(app: web.Application, settings: Settings) -> None:
 async def logout(request: web.Request) -> web.Response:
     if ACTOR in request:
         await sign_out(request.config_dict[HUB].sessions, request[ACTOR])
-    session = await get_session(request)
-    lang = session.get("lang")
-    session.invalidate()
-    if lang in LANGUAGES:
-        # Keep speaking their language on the sign-in page; nothing else survives.
-        session["lang"] = lang
+    # Revoked on the server too: a copy of the cookie taken before now no longer signs anyone in.
+    await end_session(request)
     await flash(request, "ok", "login.signed_out")
     raise web.HTTPFound(url(request, "login"))
 

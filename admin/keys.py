@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from aiohttp import web
 from jinja2 import Environment
 
@@ -13,6 +16,9 @@ from hub.services import Hub
 HUB = web.AppKey("admin_hub", Hub)
 TEMPLATES = web.AppKey("admin_templates", Environment)
 ENTRA = web.AppKey("admin_entra", EntraSignIn)
+# The panel's clock (aware UTC): sessions' idle and absolute timeouts are read on it. Tests give
+# :func:`admin.create_app` one they move forward instead of waiting.
+CLOCK = web.AppKey[Callable[[], datetime]]("admin_clock")
 
 # Set by the auth middleware on every request of a signed-in person.
 ACTOR = web.RequestKey("admin_actor", Actor)

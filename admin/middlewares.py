@@ -13,12 +13,20 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp_session import Session, get_session
 
-from admin.keys import ACTOR, HUB, TRANSLATOR
+from admin.flash import flash
+from admin.keys import ACTOR, CLOCK, HUB, TRANSLATOR
 from admin.render import render, url
-from admin.security import CSRF_FIELD, CSRF_HEADER, csrf_valid, request_language
+from admin.security import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    TOKEN,
+    csrf_valid,
+    forget,
+    request_language,
+)
 from hub.errors import NotRecognised, RelaisError
 from hub.i18n import Translator
-from hub.identity import staff_actor_by_id
+from hub.team import EXPIRED, resume_panel_session
 
 log = logging.getLogger(__name__)
 
@@ -125,24 +133,28 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def signed_in(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Load the signed-in person, or send the browser to the sign-in page (and back after)."""
     session = await get_session(request)
-    known = await _load_actor(request, session)
+    refused = await _load_actor(request, session)
     public = request.match_info.route.name in PUBLIC_ROUTES
-    if not known and not public and request.match_info.http_exception is None:
+    if ACTOR not in request and not public and request.match_info.http_exception is None:
+        if refused == EXPIRED:
+            await flash(request, "warning", "login.session_expired")
         query = {"next": request.path_qs} if request.method == "GET" else None
         raise web.HTTPFound(url(request, "login", query=query))
     return await handler(request)
 
 
-async def _load_actor(request: web.Request, session: Session) -> bool:
-    firm_id, user_id = session.get("firm_id"), session.get("user_id")
-    if not isinstance(firm_id, int) or not isinstance(user_id, int):
-        return False
+async def _load_actor(request: web.Request, session: Session) -> str | None:
+    """Set the request's person from the session's record on the server; otherwise, why not
+    (the ``reason`` of :class:`NotRecognised`), and the cookie's session is emptied."""
+    if TOKEN not in session:
+        return None
+    hub = request.config_dict[HUB]
     try:
-        request[ACTOR] = await staff_actor_by_id(
-            request.config_dict[HUB].sessions, firm_id, user_id
+        request[ACTOR] = await resume_panel_session(
+            hub.sessions, hub.settings, session[TOKEN], request.config_dict[CLOCK]()
         )
-    except NotRecognised:
-        # Removed or deactivated since signing in: forget them.
-        session.invalidate()
-        return False
-    return True
+    except NotRecognised as exc:
+        # Signed out (perhaps from another copy of the cookie), ended, or removed since.
+        forget(session)
+        return str(exc.params.get("reason", ""))
+    return None

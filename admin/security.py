@@ -12,11 +12,15 @@ from aiohttp_session import Session, get_session, new_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet, MultiFernet
 
+from admin.keys import CLOCK, HUB
 from hub.i18n import DEFAULT_LANGUAGE, LANGUAGES, language_of
 from hub.identity import Actor
 from hub.settings import Settings
+from hub.team import open_panel_session, revoke_panel_session
 
 COOKIE_NAME = "relais_admin"
+# The session's key holding the token of its record on the server (hub.team.panel_sessions).
+TOKEN = "sid"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 HOME = "/admin/applications"
@@ -64,15 +68,36 @@ def csrf_valid(session: Session, submitted: object) -> bool:
 
 
 async def start_session(request: web.Request, actor: Actor) -> Session:
-    """A fresh session for a person who just signed in (never reuse the anonymous one)."""
+    """A fresh session for a person who just signed in (never reuse the anonymous one), with its
+    record on the server."""
+    hub = request.config_dict[HUB]
+    token = await open_panel_session(
+        hub.sessions, hub.settings, actor, request.config_dict[CLOCK]()
+    )
     previous = await get_session(request)
     lang = previous.get("lang")
     session = await new_session(request)
-    session["firm_id"] = actor.firm_id
-    session["user_id"] = actor.id
+    session[TOKEN] = token
     session["lang"] = lang if lang in LANGUAGES else language_of(actor.locale)
     session["csrf"] = secrets.token_urlsafe(32)
     return session
+
+
+async def end_session(request: web.Request) -> None:
+    """Revoke the session on the server and empty the cookie, keeping only its language."""
+    session = await get_session(request)
+    await revoke_panel_session(
+        request.config_dict[HUB].sessions, session.get(TOKEN), request.config_dict[CLOCK]()
+    )
+    forget(session)
+
+
+def forget(session: Session) -> None:
+    """Empty the cookie's session; keep speaking the person's language on the sign-in page."""
+    lang = session.get("lang")
+    session.invalidate()
+    if lang in LANGUAGES:
+        session["lang"] = lang
 
 
 def safe_next(value: str | None, default: str = HOME) -> str:

@@ -3,7 +3,7 @@
 A module of the hub's shared kernel, beside :mod:`hub.rights` and :mod:`hub.errors`, not a
 capability: every use-case of every capability receives the :class:`Actor` it builds, and the
 faces resolve the person through it (the bot per activity, the panel at sign-in via
-:mod:`hub.team` and per request from its session); the API's firm tokens stand for an Actor too
+:mod:`hub.team` and per request from its session's record, :mod:`hub.team.panel_sessions`); the API's firm tokens stand for an Actor too
 (:mod:`hub.tokens`).
 """
 
@@ -105,13 +105,3 @@ async def staff_of_firm(sessions: Sessions, firm_id: int) -> list[StaffUser]:
             .order_by(StaffUser.role, StaffUser.display_name)
         )
         return list(rows)
-
-
-async def staff_actor_by_id(sessions: Sessions, firm_id: int, user_id: int) -> Actor:
-    """The panel keeps ``(firm_id, user_id)`` in its session; this turns it back into an Actor."""
-    async with sessions() as session:
-        firm = await session.get(Firm, firm_id)
-        user = await session.get(StaffUser, user_id)
-        if firm is None or user is None or user.firm_id != firm.id or not user.active:
-            raise NotRecognised("session user no longer exists", reason="stale_session")
-        return staff_actor(firm, user)

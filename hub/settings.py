@@ -76,7 +76,10 @@ class Settings(BaseSettings):
 
     # -- secrets at rest and the panel's session cookie
     encryption_key: SecretStr = SecretStr("")
+    # The panel session's absolute lifetime (from sign-in) and how long it may sit unused; both
+    # are checked on the server (hub/team/panel_sessions.py), not only by the cookie's Max-Age.
     session_max_age: int = Field(default=8 * 3600, ge=300)
+    session_idle_timeout: int = Field(default=30 * 60, ge=60)
 
     # -- failed-send notices in Teams (hub/notices/, bot/notices.py)
     notice_interval_seconds: float = Field(default=60, ge=0)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 
 from aiohttp import web
 from sqlalchemy import text
@@ -129,16 +130,44 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
+# A year, sub-domains included: once a browser has seen Relais over HTTPS it never tries plain
+# HTTP again (nor lets a person click through a certificate warning).
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def security_headers(
+    settings: Settings,
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """Headers every response carries, from any face: a signal rather than a middleware, since
+    it also runs for static files, responses a handler streams itself and the router's 404s.
+    No HSTS in demo mode, which serves plain HTTP on localhost (a browser would then refuse the
+    plain-HTTP demo on that host for a year)."""
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        # Browsers must not guess a type other than the one sent (a JSON or CSV answer run as a
+        # script or a page).
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        if not settings.demo:
+            response.headers["Strict-Transport-Security"] = HSTS
+
+    return add
+
+
 async def index(request: web.Request) -> web.Response:
     raise web.HTTPFound("/admin/")
 
 
 def build_app(
-    settings: Settings, *, worker: bool = False, worker_config: WorkerConfig | None = None
+    settings: Settings,
+    *,
+    worker: bool = False,
+    worker_config: WorkerConfig | None = None,
+    now: Callable[[], datetime] | None = None,
 ) -> web.Application:
     """The whole service. ``worker`` also runs the delivery worker in this process (what
     ``relais serve`` does by default; ``worker_config`` tunes it); tests that do not send
-    documents leave it off."""
+    documents leave it off. ``now`` is the panel's clock (aware UTC; the real one by default),
+    which its session timeouts read: tests move it instead of waiting."""
     app = web.Application(client_max_size=25 * 1024 * 1024)
     engine = create_engine(settings.database_url)
     teams = bot.connect(settings)
@@ -147,6 +176,7 @@ def build_app(
     app[ENGINE] = engine
     app[SESSIONS] = hub.sessions
     app[HUB] = hub
+    app.on_response_prepare.append(security_headers(settings))
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_invitation_refresher)
     if worker:
@@ -154,6 +184,6 @@ def build_app(
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     bot.setup(app, hub, teams)
-    app.add_subapp("/admin", admin.create_app(hub))
+    app.add_subapp("/admin", admin.create_app(hub, now=now))
     app.add_subapp("/api/v1", api.create_app(hub))
     return app

@@ -350,6 +350,21 @@ class ApiToken(FirmOwned, Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class PanelSession(FirmOwned, Base):
+    """A signed-in panel session, on the server, so that signing out (or its end) holds even
+    for a copy of the cookie. The cookie carries the random token; only its SHA-256 is kept."""
+
+    __tablename__ = "panel_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    last_seen_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 # --------------------------------------------------------------------------- documents
 
 

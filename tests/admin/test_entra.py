@@ -15,7 +15,7 @@ from hub.settings import Settings
 from relais.app import build_app
 from relais.demo import DEMO_TENANT_ID
 from storage.models import AuditEvent
-from tests.admin.conftest import CLAIRE, Client, html_lang, visible
+from tests.admin.conftest import CLAIRE, Client, csrf_of, html_lang, visible
 from tests.fakes.entra import FakeEntra
 
 CLIENT_ID = "11111111-2222-4333-8444-555555555555"
@@ -77,6 +77,22 @@ async def test_sign_in_with_microsoft(
         )
     assert event is not None
     assert event.details == {"method": "entra"}
+
+
+async def test_signing_out_after_microsoft_sign_in_ends_the_session_on_the_server(
+    entra_client: Client, fake_entra: FakeEntra
+) -> None:
+    fake_entra.sign_in_as(DEMO_TENANT_ID, CLAIRE, "Claire Durand", "claire.durand@example.fr")
+    page = await (await _through_entra(entra_client, fake_entra, "/admin/contacts")).text()
+    jar = entra_client.session.cookie_jar
+    copied = jar.filter_cookies(entra_client.make_url("/admin/"))["relais_admin"].value
+    await entra_client.post("/admin/logout", data={"csrf_token": csrf_of(page)})
+    # The cookie as it was before signing out, put back: refused, back to the sign-in page.
+    jar.clear()
+    jar.update_cookies({"relais_admin": copied}, entra_client.make_url("/admin/"))
+    response = await entra_client.get("/admin/contacts", allow_redirects=False)
+    assert response.status == 302
+    assert response.headers["Location"] == "/admin/login?next=/admin/contacts"
 
 
 async def test_unknown_tenant_is_refused_with_a_page(
