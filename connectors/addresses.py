@@ -192,7 +192,8 @@ class AddressPolicy:
             raise AddressRefused("not a URL") from None
         if parsed.scheme != "https" or not parsed.host or parsed.userinfo:
             raise AddressRefused("not a plain https URL")
-        await self.addresses(parsed.host, parsed.port or 443)
+        if _name(parsed.host) not in self.hosts:  # a lab's name need not resolve yet
+            await self.addresses(parsed.host, parsed.port or 443)
 
     @staticmethod
     def _refusal(host: str, port: int, why: str) -> AddressRefused:
