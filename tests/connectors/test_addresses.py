@@ -8,8 +8,10 @@ import socket
 from ipaddress import ip_address
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.addresses import AddressPolicy, AddressRefused, parse_allow, refused
+from hub.settings import Settings
 from tests.connectors.arrange import Names
 
 REFUSED_URLS = [
@@ -121,6 +123,9 @@ def test_the_allow_list_refuses_what_is_neither_a_host_nor_a_network() -> None:
     for wrong in ("10.0.0.0/33", "bad host", "http://lab.example"):
         with pytest.raises(ValueError):
             parse_allow(wrong)
+        with pytest.raises(ValidationError, match="outbound_allow"):
+            Settings(_env_file=None, outbound_allow=f"127.0.0.1,{wrong}")  # type: ignore[call-arg]
+    assert Settings(_env_file=None).outbound_allow == ""  # type: ignore[call-arg]
 
 
 def test_public_addresses_are_not_refused() -> None:
