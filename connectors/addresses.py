@@ -97,7 +97,7 @@ def refused(address: Address) -> bool:
     address, including IPv4 private addresses wrapped in IPv6 (6to4, NAT64)."""
     if isinstance(address, IPv4Address):
         return not address.is_global or any(address in n for n in _REFUSED_V4)
-    address = IPv6Address(address.exploded)  # a scope id (fe80::1%eth0) changes nothing
+    address = IPv6Address(int(address))  # without its scope id (fe80::1%eth0): judged alike
     embedded = address.sixtofour
     if embedded is None and any(address in n for n in _NAT64):
         embedded = IPv4Address(int(address) & 0xFFFFFFFF)

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.applications.dossiers import count_dossiers, dossier_page, search_where, selection_where
 from hub.applications.queries import addable, catalog_app, sic_codes
-from hub.applications.validation import address_refused, clean, https_only, unknown_app
+from hub.applications.validation import (
+    address_refused,
+    clean,
+    https_only,
+    same_host,
+    unknown_app,
+)
 from hub.applications.views import (
     Added,
     CatalogEntry,
@@ -47,13 +53,20 @@ async def save_draft(
         entry = await _addable_entry(session, actor, definition.app)
         draft = await _draft(session, actor, draft_id, lock=True) if draft_id is not None else None
         keep_secret = draft is not None and draft.catalog_app_id == entry.id
+        stored = keep_secret and draft is not None and draft.secret_encrypted is not None
         values = clean(
             entry,
             definition,
             await sic_codes(session, actor),
-            secret_stored=keep_secret and draft is not None and draft.secret_encrypted is not None,
+            secret_stored=stored,
             https_only=https_only(hub),
             unreachable=unreachable,
+            # Back to step 1 with the API URL on another host: the secret typed for the first
+            # one is not sent to the second without being typed again.
+            secret_moved=stored
+            and draft is not None
+            and entry.requires_api_url
+            and not same_host(str(draft.values.get("api_url", "")), definition.api_url),
         )
         if draft is None:
             # Abandoned wizards would pile up otherwise: the firm's stale drafts go now.

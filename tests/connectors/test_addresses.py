@@ -128,6 +128,12 @@ def test_the_allow_list_refuses_what_is_neither_a_host_nor_a_network() -> None:
     assert Settings(_env_file=None).outbound_allow == ""  # type: ignore[call-arg]
 
 
+def test_addresses_with_a_scope_are_judged_like_without() -> None:
+    # getaddrinfo gives link-local addresses with their interface.
+    assert refused(ip_address("fe80::1%eth0")) and refused(ip_address("fd00::1%2"))
+    assert not refused(ip_address("2606:4700::1111%3"))
+
+
 def test_public_addresses_are_not_refused() -> None:
     for public in ("93.184.216.34", "1.1.1.1", "2606:4700::1111", "2002:5db8:d822::1"):
         assert not refused(ip_address(public)), public

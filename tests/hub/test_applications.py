@@ -565,6 +565,22 @@ async def test_moving_the_api_url_to_another_host_asks_for_the_secret_again(
     assert view.definition.api_key_id == JURIDIQUE.api_key_id
 
 
+async def test_back_in_the_wizard_a_new_api_host_asks_for_the_secret_again(
+    hub: Hub, claire: Actor
+) -> None:
+    draft = await apps.save_draft(hub, claire, JURIDIQUE)
+    # The same host, another path: the secret typed at first is kept.
+    await apps.save_draft(
+        hub, claire, replace(JURIDIQUE, secret="", api_url=JURIDIQUE.api_url + "/x"), draft
+    )
+    moved = replace(JURIDIQUE, secret="", api_url="https://elsewhere.example/v1")
+    with pytest.raises(InvalidInput) as wrong:
+        await apps.save_draft(hub, claire, moved, draft)
+    assert wrong.value.params["problems"] == {"secret": "applications.error.secret_again"}
+    await apps.save_draft(hub, claire, replace(moved, secret="another-secret"), draft)
+    assert (await apps.get_draft(hub, claire, draft)).definition.api_url == moved.api_url
+
+
 # --------------------------------------------------------------------------- delete
 
 
