@@ -33,6 +33,7 @@ from bot.state import DatabaseStorage
 from bot.teams import TeamsCards
 from bot.turn import BotServices, card_activity
 from bot.verbs import default_actions
+from connectors.addresses import policy_for
 from connectors.teams_files import TeamsFiles, download_client
 from hub.documents import MAX_DOCUMENT_SIZE
 from hub.i18n import Translator
@@ -87,9 +88,12 @@ async def _bot(app: web.Application, hub: Hub, link: TeamsLink) -> AsyncIterator
         hub=hub, sender=link.sender, commands=commands, panel_url=f"{settings.base_url}/admin/"
     )
     app[SERVICES] = services
-    async with download_client() as client:
+    outbound = policy_for(settings.demo, settings.outbound_allow)
+    async with download_client(outbound) as client:
         # Teams' file links are https; the demo's local fakes serve plain http.
-        files = TeamsFiles(client, max_size=MAX_DOCUMENT_SIZE, allow_http=settings.demo)
+        files = TeamsFiles(
+            client, max_size=MAX_DOCUMENT_SIZE, allow_http=settings.demo, outbound=outbound
+        )
         app[BOT] = RelaisBot(
             services,
             state,

@@ -8,7 +8,10 @@ the worker retries later, no sooner than ``retry_after`` seconds when the applic
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from urllib.parse import quote
 
 # Refusal reasons: the document or the dossier is wrong for this application.
 TOO_LARGE = "too_large"
@@ -71,3 +74,40 @@ def outcome_name(outcome: Outcome) -> str:
     if isinstance(outcome, Refused):
         return "refused"
     return "fault"
+
+
+# What people are shown of an application's answer, at most (the dashboard, the history, the
+# CSV export): enough for a sentence, not a page an application sent back.
+SHOWN_LIMIT = 500
+MASK = "•••"
+# Shorter values are no secret worth the name, and masking them would blank ordinary words.
+_SHORTEST_MASKED = 4
+
+
+def redacted(outcome: Outcome, secrets: Iterable[str]) -> Outcome:
+    """``outcome`` with each of ``secrets`` (the application's secret and key id) masked in its
+    texts, also URL- or JSON-encoded, and its detail bounded: an application that echoes the
+    credentials it was sent must not show them to everyone who reads the dashboard."""
+    forms = sorted(
+        {
+            form
+            for secret in secrets
+            if len(secret) >= _SHORTEST_MASKED
+            for form in (secret, quote(secret, safe=""), json.dumps(secret)[1:-1])
+        },
+        key=len,
+        reverse=True,
+    )
+
+    def clean(text: str, limit: int) -> str:
+        for form in forms:
+            text = text.replace(form, MASK)
+        return text[:limit]
+
+    if isinstance(outcome, Sent):
+        return replace(
+            outcome,
+            reference=clean(outcome.reference, 200),
+            detail=clean(outcome.detail, SHOWN_LIMIT),
+        )
+    return replace(outcome, detail=clean(outcome.detail, SHOWN_LIMIT))

@@ -1,5 +1,12 @@
 """The generic partner API connector: ``POST {api_url}/documents``, as ``docs/partner-api.md``
-describes, with each answer turned into an outcome."""
+describes, with each answer turned into an outcome.
+
+Outside demo mode the client connects only where the outbound-address policy allows
+(:mod:`connectors.addresses`), and never follows a redirect: the secret goes to the address the
+firm typed or nowhere. Whatever keeps Relais from reaching the application (the policy, DNS, a
+refused connection, TLS, a connect timeout) is one passing fault with one text,
+:data:`~connectors.addresses.UNREACHABLE`.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from typing import Any
 import httpx
 
 from connectors import outcomes
+from connectors.addresses import UNREACHABLE, AddressPolicy, VettedTransport
 from connectors.outcomes import Fault, Outcome, Refused, Sent
 from connectors.parcel import Parcel
 
@@ -41,14 +49,23 @@ def default_timeout() -> httpx.Timeout:
     return httpx.Timeout(30.0, connect=10.0)
 
 
-def new_client(concurrency: int = 16, timeout: httpx.Timeout | None = None) -> httpx.AsyncClient:
-    """One client per worker: its pool keeps connections to each application warm."""
+def new_client(
+    concurrency: int = 16,
+    timeout: httpx.Timeout | None = None,
+    *,
+    outbound: AddressPolicy | None = None,
+) -> httpx.AsyncClient:
+    """One client per worker: its pool keeps connections to each application warm. Under an
+    ``outbound`` policy every connection is vetted (:class:`VettedTransport`)."""
+    limits = httpx.Limits(
+        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
+    )
     return httpx.AsyncClient(
         timeout=timeout or default_timeout(),
-        limits=httpx.Limits(
-            max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
-        ),
+        limits=limits,
+        transport=VettedTransport(outbound, limits=limits) if outbound is not None else None,
         headers={"User-Agent": "Relais"},
+        follow_redirects=False,
     )
 
 
@@ -68,28 +85,42 @@ class PartnerApiConnector:
         fields = {"dossier_code": parcel.dossier_code, "file_name": parcel.file_name}
         if target.document_type:
             fields["document_type"] = target.document_type
-        request = self.client.build_request(
-            "POST",
-            f"{target.api_url.rstrip('/')}/documents",
-            headers=headers,
-            data=fields,
-            files={"file": (parcel.file_name, parcel.data, parcel.content_type)},
-        )
-        # The document is already in memory: encoding the multipart body into one buffer sends it
-        # in a few writes instead of one per part (about 18 socket writes for a small PDF).
-        await request.aread()
         try:
+            request = self.client.build_request(
+                "POST",
+                f"{target.api_url.rstrip('/')}/documents",
+                headers=headers,
+                data=fields,
+                files={"file": (parcel.file_name, parcel.data, parcel.content_type)},
+            )
+            # The document is already in memory: encoding the multipart body into one buffer
+            # sends it in a few writes instead of one per part (about 18 for a small PDF).
+            await request.aread()
             response = await self.client.send(request)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as error:
+            return _unreachable(target.slug, error)
+        except httpx.InvalidURL as error:  # not a transport error, but the same to people
+            return _unreachable(target.slug, error)
         except httpx.TimeoutException as error:
             return Fault(f"timeout: {type(error).__name__}")
         except httpx.TransportError as error:
-            return Fault(f"network: {type(error).__name__}: {error}")
+            return Fault(f"network: {type(error).__name__}")
         return classify(response)
+
+
+def _unreachable(slug: str, error: Exception) -> Fault:
+    # The same text for every cause: telling them apart would make the dashboard a port
+    # scanner. The cause is for the operators' log (no URL: it is the firm's, no secret in it).
+    log.info("application %s unreachable: %s: %s", slug, type(error).__name__, error)
+    return Fault(UNREACHABLE)
 
 
 def classify(response: httpx.Response) -> Outcome:
     status = response.status_code
     detail = f"HTTP {status} {response.text[:DETAIL_LIMIT]}".strip()
+    if response.has_redirect_location:
+        # Not followed: the document and the secret go to the address the firm typed only.
+        return Refused(outcomes.REJECTED, f"HTTP {status}: the application redirects elsewhere")
     body = _json(response)
     if 200 <= status < 300:
         reference = body.get("reference") if isinstance(body, dict) else None

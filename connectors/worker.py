@@ -46,8 +46,9 @@ from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import outcomes
+from connectors.addresses import AddressPolicy
 from connectors.mail import Mailer, SmtpConfig
-from connectors.outcomes import Fault, Outcome, Refused, Sent, outcome_name
+from connectors.outcomes import Fault, Outcome, Refused, Sent, outcome_name, redacted
 from connectors.parcel import Parcel, Target
 from connectors.partner_api import new_client
 from connectors.registry import ConnectorEnv, ConnectorRegistry, Connectors, default_registry
@@ -177,12 +178,14 @@ class DeliveryWorker:
         clock: Clock = utc_clock,
         rand: Callable[[], float] = random.random,
         http: httpx.AsyncClient | None = None,
+        outbound: AddressPolicy | None = None,
     ) -> None:
         """``open_secret`` turns ``FirmApplication.secret_encrypted`` into the secret (the
         composition root passes ``hub.vault.open``); collection-email applications need a
         ``mailer`` (the composition root passes the one notifications use: one mail transport)
         or, for plain SMTP, an ``smtp`` configuration; ``http`` replaces the worker's own
-        client (tests)."""
+        client (tests); ``outbound`` is the address policy its own client connects under
+        (:func:`connectors.addresses.policy_for`; none in demo mode)."""
         self.sessions = sessions
         self.blobs = blobs
         self.config = config or WorkerConfig()
@@ -196,6 +199,7 @@ class DeliveryWorker:
             httpx.Timeout(
                 self.config.request_timeout, connect=min(10.0, self.config.request_timeout)
             ),
+            outbound=outbound,
         )
         self.connectors = Connectors(
             registry or default_registry(),
@@ -508,10 +512,12 @@ class DeliveryWorker:
             ),
         )
         try:
-            return await connector.send(parcel)
+            outcome = await connector.send(parcel)
         except Exception as error:
             log.exception("connector %s failed on delivery %d", job.slug, job.delivery_id)
-            return Fault(f"connector error: {type(error).__name__}: {error}")
+            outcome = Fault(f"connector error: {type(error).__name__}: {error}")
+        # What the application answered is shown to people: never with the credentials in it.
+        return redacted(outcome, (secret, job.api_key_id))
 
     def _secret(self, sealed: bytes | None) -> str:
         if not sealed:

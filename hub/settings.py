@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from connectors.addresses import parse_allow
 from hub.errors import ConfigurationError
 from hub.keyring import HOW_TO_MAKE_ONE, derive, split_keys, weakness
 
@@ -86,6 +87,10 @@ class Settings(BaseSettings):
     notice_digest_hour: int = Field(default=8, ge=0, le=23)
     notice_timezone: str = "Europe/Paris"
 
+    # -- outbound connections (connectors/addresses.py): hosts and networks exempt from the
+    # address policy, comma-separated. For test labs only: empty in production.
+    outbound_allow: str = ""
+
     @field_validator("base_url", "entra_authority_host", "graph_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
@@ -101,6 +106,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise ValueError(f"unknown time zone {value!r} (e.g. Europe/Paris)") from error
         return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _allow_list(cls, value: str) -> str:
+        parse_allow(value)  # a typo is refused at start, not taken for a host name later
+        return value.strip()
 
     @field_validator("database_url")
     @classmethod

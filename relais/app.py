@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import admin
 import api
 import bot
+from connectors.addresses import policy_for
 from connectors.worker import DeliveryWorker, WorkerConfig
 from hub.contacts import refresh_pending
 from hub.documents import blob_store
@@ -106,6 +107,7 @@ def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker
         open_secret=hub.vault.open,
         mailer=hub.mailer,
         config=config,
+        outbound=policy_for(hub.settings.demo, hub.settings.outbound_allow),
     )
 
 

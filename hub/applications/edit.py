@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.applications.queries import firm_app, sic_codes
-from hub.applications.validation import clean, https_only
+from hub.applications.validation import address_refused, clean, https_only, same_host
 from hub.applications.views import CatalogEntry, Definition, EditView
 from hub.audit import record
 from hub.identity import Actor
@@ -26,17 +26,25 @@ async def application_for_edit(hub: Hub, actor: Actor, app_id: int) -> EditView:
 
 
 async def update_application(hub: Hub, actor: Actor, app_id: int, definition: Definition) -> None:
-    """Edit step-1 values; an empty secret keeps the stored one. Audited by field name only."""
+    """Edit step-1 values; an empty secret keeps the stored one, unless the API URL now names
+    another host: the secret was given for the old one, and is asked for again rather than sent
+    to the new one. Audited by field name only."""
     require_admin(actor)
+    unreachable = await address_refused(hub, definition.api_url)
     async with hub.sessions() as session, session.begin():
         app = await firm_app(session, actor, app_id)
         entry = CatalogEntry.of(app.catalog_app)
+        stored = app.secret_encrypted is not None
         values = clean(
             entry,
             definition,
             await sic_codes(session, actor),
-            secret_stored=app.secret_encrypted is not None,
+            secret_stored=stored,
             https_only=https_only(hub),
+            unreachable=unreachable,
+            secret_moved=stored
+            and entry.requires_api_url
+            and not same_host(app.api_url, definition.api_url),
         )
         before = definition_of(app)
         changed = [

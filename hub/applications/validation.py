@@ -1,4 +1,10 @@
-"""Checking a definition (step 1 of the wizard, the edit form) against its catalog entry."""
+"""Checking a definition (step 1 of the wizard, the edit form) against its catalog entry.
+
+Outside demo mode an API URL must also name a host Relais may connect to
+(:mod:`connectors.addresses`): :func:`address_refused` asks, before the transaction, and
+:func:`clean` turns the answer into the field's message. The worker asks again at every
+connection (a name can change its address).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from connectors.addresses import AddressRefused, policy_for
 from hub.applications.views import CatalogEntry, Definition
 from hub.errors import InvalidInput
 from hub.services import Hub
@@ -43,8 +50,14 @@ def clean(
     *,
     secret_stored: bool,
     https_only: bool,
+    unreachable: bool = False,
+    secret_moved: bool = False,
 ) -> dict[str, Any]:
     """The values to store, or :class:`InvalidInput` listing every wrong field at once.
+
+    ``unreachable``: :func:`address_refused` refused the API URL. ``secret_moved``: a secret is
+    stored, but for another host than the API URL's now; it is asked for again rather than sent
+    to the new host.
 
     ``problems`` maps a form field to a message key; ``field``/``key`` name the first one, so a
     caller that shows a single message still says something useful.
@@ -53,11 +66,11 @@ def clean(
     # Checked even when the entry takes no key (an over-long one is still refused), kept only
     # when it does.
     api_key_id = problems.text("api_key_id", definition.api_key_id, entry.requires_api_key_id)
-    _check_secret(problems, entry, definition.secret, secret_stored)
+    _check_secret(problems, entry, definition.secret, secret_stored, secret_moved)
     # Built in the form's order, so the first problem noted is the first field shown.
     values = {
         "api_key_id": api_key_id if entry.requires_api_key_id else "",
-        "api_url": _api_url(problems, entry, definition.api_url, https_only),
+        "api_url": _api_url(problems, entry, definition.api_url, https_only, unreachable),
         "fields": {
             str(spec["name"]): _field(problems, spec, definition.fields) for spec in entry.fields
         },
@@ -76,26 +89,43 @@ def clean(
     return values
 
 
-def _check_secret(problems: _Problems, entry: CatalogEntry, secret: str, stored: bool) -> None:
-    if entry.requires_secret and not stored and not secret.strip():
-        problems["secret"] = "applications.error.required"
+def _check_secret(
+    problems: _Problems, entry: CatalogEntry, secret: str, stored: bool, moved: bool
+) -> None:
+    if entry.requires_secret and not secret.strip() and (moved or not stored):
+        problems["secret"] = (
+            "applications.error.secret_again" if moved else ("applications.error.required")
+        )
     elif len(secret) > MAX_SECRET:
         problems["secret"] = "applications.error.too_long"
 
 
-def _api_url(problems: _Problems, entry: CatalogEntry, typed: str, https_only: bool) -> str:
+def _api_url(
+    problems: _Problems, entry: CatalogEntry, typed: str, https_only: bool, unreachable: bool
+) -> str:
     if not entry.requires_api_url:
         return ""
     api_url = problems.text("api_url", typed, True, MAX_URL)
     problems.check("api_url", api_url, _is_url, "applications.error.url")
     if https_only:
         problems.check("api_url", api_url, _is_https, "applications.error.https")
+    problems.check("api_url", api_url, lambda _: not unreachable, "applications.error.unreachable")
     return api_url
 
 
 def _is_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and " " not in value
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        return False
+    # Credentials in the URL would be shown on the panel and travel beside the secret.
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and " " not in value
+        and "@" not in parts.netloc
+    )
 
 
 def _is_https(value: str) -> bool:
@@ -134,6 +164,37 @@ def _partner_email(problems: _Problems, entry: CatalogEntry, typed: str) -> str:
     email = problems.text("partner_email", typed, not entry.generates_collection_email, MAX_EMAIL)
     problems.check("partner_email", email, _EMAIL.match, "applications.error.email")
     return email
+
+
+async def address_refused(hub: Hub, typed_url: str) -> bool:
+    """Whether, outside demo mode, the API URL names a host Relais will not connect to: a
+    private, loopback, link-local… address, or a name that does not resolve to public ones. One
+    answer for every cause, as the worker gives (the form must not tell an administrator which
+    internal names exist). Malformed URLs are :func:`clean`'s to explain: False."""
+    policy = policy_for(hub.settings.demo, hub.settings.outbound_allow)
+    url = (typed_url or "").strip()
+    if policy is None or not _is_url(url) or not _is_https(url):
+        return False
+    try:
+        await policy.check_url(url)
+    except AddressRefused:
+        return True
+    return False
+
+
+def same_host(before: str, after: str) -> bool:
+    """Whether two API URLs reach the same origin (scheme, host, port): a path may change with
+    the stored secret kept, a host may not."""
+    return _origin(before) == _origin(after)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        return ("", url, None)
+    return (parts.scheme.lower(), (parts.hostname or "").rstrip("."), port)
 
 
 def https_only(hub: Hub) -> bool:

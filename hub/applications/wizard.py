@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.applications.dossiers import count_dossiers, dossier_page, search_where, selection_where
 from hub.applications.queries import addable, catalog_app, sic_codes
-from hub.applications.validation import clean, https_only, unknown_app
+from hub.applications.validation import (
+    address_refused,
+    clean,
+    https_only,
+    same_host,
+    unknown_app,
+)
 from hub.applications.views import (
     Added,
     CatalogEntry,
@@ -41,16 +47,26 @@ async def save_draft(
 ) -> int:
     """Step 1: check the definition and keep it in a (new or existing) draft; returns its id."""
     require_admin(actor)
+    # Asked before the transaction: a name lookup may take seconds.
+    unreachable = await address_refused(hub, definition.api_url)
     async with hub.sessions() as session, session.begin():
         entry = await _addable_entry(session, actor, definition.app)
         draft = await _draft(session, actor, draft_id, lock=True) if draft_id is not None else None
         keep_secret = draft is not None and draft.catalog_app_id == entry.id
+        stored = keep_secret and draft is not None and draft.secret_encrypted is not None
         values = clean(
             entry,
             definition,
             await sic_codes(session, actor),
-            secret_stored=keep_secret and draft is not None and draft.secret_encrypted is not None,
+            secret_stored=stored,
             https_only=https_only(hub),
+            unreachable=unreachable,
+            # Back to step 1 with the API URL on another host: the secret typed for the first
+            # one is not sent to the second without being typed again.
+            secret_moved=stored
+            and draft is not None
+            and entry.requires_api_url
+            and not same_host(str(draft.values.get("api_url", "")), definition.api_url),
         )
         if draft is None:
             # Abandoned wizards would pile up otherwise: the firm's stale drafts go now.
@@ -200,10 +216,20 @@ async def add_application(
     ``selection=Selection.everything()`` attaches every dossier of the firm ("apply to all").
     """
     require_admin(actor)
+    unreachable = await address_refused(hub, definition.api_url)
     async with hub.sessions() as session, session.begin():
         entry = await _addable_entry(session, actor, definition.app)
         sealed = hub.vault.seal(definition.secret.strip()) if definition.secret.strip() else None
-        return await _add(session, hub, actor, entry, definition, sealed, selection or Selection())
+        return await _add(
+            session,
+            hub,
+            actor,
+            entry,
+            definition,
+            sealed,
+            selection or Selection(),
+            unreachable=unreachable,
+        )
 
 
 async def _addable_entry(session: AsyncSession, actor: Actor, slug: str) -> CatalogEntry:
@@ -228,7 +254,12 @@ async def _add(
     definition: Definition,
     sealed_secret: bytes | None,
     selection: Selection,
+    *,
+    unreachable: bool = False,
 ) -> Added:
+    """``unreachable``: :func:`address_refused`'s answer, asked by the caller outside the
+    transaction (Validate does not ask again: step 1 did, and the worker asks at every
+    connection)."""
     # Checked again at Validate: the catalog, the firm's SIC codes or the firm's applications may
     # have changed since step 1 (another administrator may have added the same one meanwhile).
     taken = await session.scalar(
@@ -245,6 +276,7 @@ async def _add(
         await sic_codes(session, actor),
         secret_stored=sealed_secret is not None,
         https_only=https_only(hub),
+        unreachable=unreachable,
     )
     app = FirmApplication(
         firm_id=actor.firm_id,

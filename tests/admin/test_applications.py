@@ -342,6 +342,63 @@ async def test_edit_keeps_or_replaces_the_secret(
     assert "Ce champ est obligatoire." in visible(await response.text())
 
 
+async def test_moving_the_api_address_to_another_host_asks_for_the_secret_again(
+    client: Client, signed_in: Any, settings: Settings, sessions: Any
+) -> None:
+    hub = build_services(settings, sessions)
+    claire = await resolve(sessions, DEMO_TENANT_ID, CLAIRE)
+    added = await apps.add_application(
+        hub,
+        claire,
+        Definition(
+            app="juridique",
+            api_key_id="KEY-1",
+            secret=SECRET,
+            api_url="https://api.example.test/v1",
+            fields={"legal_domain": "dom-1"},
+            sic_code="SIC-75001",
+        ),
+    )
+    await signed_in(CLAIRE)
+    _, page = await page_of(client, f"/admin/applications/{added.id}/edit")
+    form = {
+        "csrf_token": csrf_of(page),
+        "api_key_id": "KEY-1",
+        "secret": "",
+        "api_url": "https://elsewhere.example/v1",
+        "field.legal_domain": "dom-1",
+        "sic_code": "SIC-75001",
+    }
+    response = await client.post(f"/admin/applications/{added.id}/edit", data=form)
+    assert response.status == 400
+    text = visible(await response.text())
+    assert "L'adresse de l'API désigne désormais un autre hôte" in text
+    assert "saisissez à nouveau le secret" in text
+
+    new_secret = "secret-for-elsewhere"
+    response = await client.post(
+        f"/admin/applications/{added.id}/edit", data={**form, "secret": new_secret}
+    )
+    assert "Les paramètres de Gestion juridique ont été enregistrés." in visible(
+        await response.text()
+    )
+    async with sessions() as session:
+        app = await session.get(FirmApplication, added.id)
+        assert app is not None and app.secret_encrypted is not None
+        assert hub.vault.open(app.secret_encrypted) == new_secret
+        assert app.api_url == "https://elsewhere.example/v1"
+
+
+def test_the_address_refusals_say_what_to_type_in_both_languages() -> None:
+    # Shown outside demo mode only (the panel's tests sign in in demo mode): the catalogs' texts.
+    from hub.i18n import Translator
+
+    english, french = (Translator("admin", lang) for lang in ("en", "fr"))
+    assert "public https address" in english("applications.error.unreachable")
+    assert "adresse https publique" in french("applications.error.unreachable")
+    assert "enter the secret again" in english("applications.error.secret_again")
+
+
 async def test_delete_says_what_will_happen_then_does_it(
     client: Client, signed_in: Any, settings: Settings, sessions: Any
 ) -> None:

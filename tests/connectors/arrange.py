@@ -7,6 +7,8 @@ The connectors' own tests arrange a small firm (:func:`tests.scenes.office`); th
 from __future__ import annotations
 
 import hashlib
+import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -173,3 +175,19 @@ async def attempts(sessions: Sessions, delivery_id: int) -> list[DeliveryAttempt
                 .order_by(DeliveryAttempt.id)
             )
         )
+
+
+class Names:
+    """A resolver of the test's own: name → addresses; literal addresses as the system reads
+    them; any other name the error a real lookup gives. Never asks DNS."""
+
+    def __init__(self, **names: Sequence[str]) -> None:
+        self.names = {name.replace("_", "."): list(found) for name, found in names.items()}
+        self.asked: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> Sequence[str]:
+        self.asked.append((host, port))
+        if host in self.names:
+            return self.names[host]
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+        return [str(info[4][0]) for info in infos]

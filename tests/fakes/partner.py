@@ -5,6 +5,9 @@ It records every document it takes (:attr:`PartnerSandbox.documents`) and every 
 recognised by its ``Idempotency-Key`` (:attr:`PartnerSandbox.duplicates`), and can be told to
 refuse (unknown or inactive dossier codes, size, formats, credentials) or to fail: 5xx, 429 with
 ``Retry-After``, or hang past the client's timeout — for the next N requests or a share of them.
+Like a careless partner it can also echo the credentials it received in its refusals
+(:meth:`PartnerSandbox.echo_credentials`), or answer with a redirect (:meth:`redirect_to`).
+Given an ``ssl_context`` it serves https (with a ``trustme`` certificate for any name).
 
 Standalone, for the demo and ``bench/forwarding.py``::
 
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import hashlib
 import random
+import ssl
 import threading
 import uuid
 from collections.abc import Iterable
@@ -78,6 +82,7 @@ class PartnerSandbox(Fake):
         accepted_formats: Iterable[str] | None = None,
         hang_seconds: float = 30.0,
         latency: float = 0.0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.api_key_id = api_key_id
         self.secret = secret
@@ -96,7 +101,11 @@ class PartnerSandbox(Fake):
         self._lock = threading.Lock()
         self._planned: list[_Failure] = []
         self._share: tuple[float, _Failure, random.Random] | None = None
-        self.server = ServerThread(self.app(), name="partner-sandbox")
+        self._echo = False
+        self._redirect: str | None = None
+        # What the last request's Host header said (a client connecting by address keeps it).
+        self.last_host = ""
+        self.server = ServerThread(self.app(), ssl_context=ssl_context, name="partner-sandbox")
 
     @property
     def url(self) -> str:
@@ -116,6 +125,14 @@ class PartnerSandbox(Fake):
         """A share (0…1) of the requests fail, drawn from a seeded random sequence."""
         with self._lock:
             self._share = (share, _Failure(str(kind), retry_after), random.Random(seed))
+
+    def echo_credentials(self, on: bool = True) -> None:
+        """Refusals quote the key id and the Authorization header they received."""
+        self._echo = on
+
+    def redirect_to(self, url: str | None) -> None:
+        """``POST /documents`` answers ``307`` to ``url`` (None: no more)."""
+        self._redirect = url
 
     def heal(self) -> None:
         with self._lock:
@@ -169,11 +186,17 @@ class PartnerSandbox(Fake):
         self.reset()
         return web.json_response({"ok": True})
 
-    def _refuse(self, status: int, code: str, key: str, message: str = "") -> web.Response:
-        self.refusals.append(Refusal(code, status, key))
-        return web.json_response(
-            {"error": {"code": code, "message": message or code}}, status=status
-        )
+    def _refuse(
+        self, status: int, code: str, request: web.Request, message: str = ""
+    ) -> web.Response:
+        self.refusals.append(Refusal(code, status, request.headers.get("Idempotency-Key", "")))
+        message = message or code
+        if self._echo:
+            message += (
+                f" (key {request.headers.get('X-Api-Key-Id', '')},"
+                f" {request.headers.get('Authorization', '')})"
+            )
+        return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
     async def _fail(self, failure: _Failure) -> web.Response:
         """A passing fault the test asked for: a hang, a 5xx or a 429, with Retry-After."""
@@ -201,21 +224,24 @@ class PartnerSandbox(Fake):
         return None
 
     async def _documents(self, request: web.Request) -> web.Response:
+        self.last_host = request.headers.get("Host", "")
         failure = self._next_failure()
         if failure is not None:
             return await self._fail(failure)
         if self.latency:
             await asyncio.sleep(self.latency)
+        if self._redirect:
+            raise web.HTTPTemporaryRedirect(self._redirect)
         key = request.headers.get("Idempotency-Key", "")
         if (
             request.headers.get("X-Api-Key-Id") != self.api_key_id
             or request.headers.get("Authorization") != f"Bearer {self.secret}"
         ):
-            return self._refuse(401, "credentials_refused", key)
+            return self._refuse(401, "credentials_refused", request)
         form = await request.post()
         upload: Any = form.get("file")
         if not isinstance(upload, web.FileField):
-            return self._refuse(400, "bad_request", key, "the 'file' part is missing")
+            return self._refuse(400, "bad_request", request, "the 'file' part is missing")
         data = upload.file.read()
         if key and key in self._references:
             reference = self._references[key]
@@ -225,7 +251,7 @@ class PartnerSandbox(Fake):
         content_type = upload.content_type or "application/octet-stream"
         refusal = self._refusal(code, len(data), content_type)
         if refusal is not None:
-            return self._refuse(*refusal, key)
+            return self._refuse(*refusal, request)
         reference = f"SBX-{uuid.uuid4().hex[:12]}"
         if key:
             self._references[key] = reference

@@ -240,7 +240,9 @@ async def test_partner_email_is_asked_for_collection_email_apps_and_checked(
 async def test_outside_the_demo_the_api_url_must_be_https(
     settings: Settings, sessions: Any, claire: Actor
 ) -> None:
-    production = build_services(settings.model_copy(update={"demo": False}), sessions)
+    # api.example.test resolves nowhere: a test lab's name, exempt from the address policy.
+    lab = settings.model_copy(update={"demo": False, "outbound_allow": "api.example.test"})
+    production = build_services(lab, sessions)
     plain = replace(JURIDIQUE, api_url="http://api.example.test")
     with pytest.raises(InvalidInput) as wrong:
         await apps.save_draft(production, claire, plain)
@@ -250,6 +252,67 @@ async def test_outside_the_demo_the_api_url_must_be_https(
     assert (await apps.get_draft(production, claire, draft)).definition.api_url == (
         "https://api.example.test"
     )
+
+
+@pytest.mark.parametrize(
+    "api_url",
+    [
+        "https://127.0.0.1/v1",
+        "https://localhost:8443/v1",
+        "https://2130706433/",
+        "https://0x7f.1/",
+        "https://10.0.0.8/",
+        "https://169.254.169.254/latest",
+        "https://[::ffff:127.0.0.1]/",
+        "https://[fd00::1]/",
+        "https://[::1]:8443/",
+    ],
+)
+async def test_outside_the_demo_an_api_url_on_the_servers_own_network_is_refused(
+    settings: Settings, sessions: Any, claire: Actor, api_url: str
+) -> None:
+    production = build_services(settings.model_copy(update={"demo": False}), sessions)
+    internal = replace(JURIDIQUE, api_url=api_url)
+    for attempt in (
+        apps.save_draft(production, claire, internal),
+        apps.add_application(production, claire, internal),
+    ):
+        with pytest.raises(InvalidInput) as wrong:
+            await attempt
+        assert wrong.value.params["problems"] == {"api_url": "applications.error.unreachable"}
+    assert await count(sessions, FirmApplication) == 0
+    assert await count(sessions, ApplicationDraft) == 0
+
+
+async def test_a_public_address_or_an_allowed_lab_host_is_accepted_outside_the_demo(
+    settings: Settings, sessions: Any, claire: Actor
+) -> None:
+    production = build_services(settings.model_copy(update={"demo": False}), sessions)
+    draft = await apps.save_draft(
+        production, claire, replace(JURIDIQUE, api_url="https://93.184.216.34/v1")
+    )
+    assert (await apps.get_draft(production, claire, draft)).definition.api_url == (
+        "https://93.184.216.34/v1"
+    )
+    lab = build_services(
+        settings.model_copy(update={"demo": False, "outbound_allow": "127.0.0.1"}), sessions
+    )
+    await apps.save_draft(lab, claire, replace(JURIDIQUE, api_url="https://127.0.0.1:8443"), draft)
+
+
+async def test_the_edit_form_refuses_an_internal_address_and_keeps_the_old_one(
+    settings: Settings, sessions: Any, claire: Actor
+) -> None:
+    production = build_services(settings.model_copy(update={"demo": False}), sessions)
+    public = replace(JURIDIQUE, api_url="https://93.184.216.34/v1")
+    added = await apps.add_application(production, claire, public)
+    with pytest.raises(InvalidInput) as wrong:
+        await apps.update_application(
+            production, claire, added.id, replace(public, api_url="https://192.168.1.20/v1")
+        )
+    assert wrong.value.params["problems"] == {"api_url": "applications.error.unreachable"}
+    view = await apps.application_for_edit(production, claire, added.id)
+    assert view.definition.api_url == "https://93.184.216.34/v1"
 
 
 async def test_a_single_sic_code_is_taken_without_asking(
@@ -464,6 +527,58 @@ async def test_edit_replaces_the_secret_only_when_one_is_typed(
             hub, claire, added.id, replace(keep, fields={"legal_domain": "!"})
         )
     assert wrong.value.params["problems"] == {"field.legal_domain": "applications.error.pattern"}
+
+
+async def test_moving_the_api_url_to_another_host_asks_for_the_secret_again(
+    hub: Hub, sessions: Any, claire: Actor
+) -> None:
+    added = await apps.add_application(hub, claire, JURIDIQUE)
+
+    async def stored_secret() -> str:
+        async with sessions() as session:
+            app = await session.get(FirmApplication, added.id)
+            assert app is not None and app.secret_encrypted is not None
+            return hub.vault.open(app.secret_encrypted)
+
+    # Another path on the same host: the stored secret stays, with the key id.
+    same_host = replace(JURIDIQUE, secret="", api_url="https://API.example.test/v2/")
+    await apps.update_application(hub, claire, added.id, same_host)
+    assert await stored_secret() == SECRET
+
+    for elsewhere in (
+        "https://attacker.example/v1",
+        "https://api.example.test:8443/v1",  # another port is another server
+        "https://api.example.test.attacker.example/v1",
+    ):
+        moved = replace(JURIDIQUE, secret="", api_url=elsewhere)
+        with pytest.raises(InvalidInput) as wrong:
+            await apps.update_application(hub, claire, added.id, moved)
+        assert wrong.value.params["problems"] == {"secret": "applications.error.secret_again"}
+    view = await apps.application_for_edit(hub, claire, added.id)
+    assert view.definition.api_url == "https://API.example.test/v2/"
+
+    moved = replace(JURIDIQUE, secret="secret-for-the-new-host", api_url="https://new.example/v1")
+    await apps.update_application(hub, claire, added.id, moved)
+    assert await stored_secret() == "secret-for-the-new-host"
+    view = await apps.application_for_edit(hub, claire, added.id)
+    assert view.definition.api_url == "https://new.example/v1"
+    assert view.definition.api_key_id == JURIDIQUE.api_key_id
+
+
+async def test_back_in_the_wizard_a_new_api_host_asks_for_the_secret_again(
+    hub: Hub, claire: Actor
+) -> None:
+    draft = await apps.save_draft(hub, claire, JURIDIQUE)
+    # The same host, another path: the secret typed at first is kept.
+    await apps.save_draft(
+        hub, claire, replace(JURIDIQUE, secret="", api_url=JURIDIQUE.api_url + "/x"), draft
+    )
+    moved = replace(JURIDIQUE, secret="", api_url="https://elsewhere.example/v1")
+    with pytest.raises(InvalidInput) as wrong:
+        await apps.save_draft(hub, claire, moved, draft)
+    assert wrong.value.params["problems"] == {"secret": "applications.error.secret_again"}
+    await apps.save_draft(hub, claire, replace(moved, secret="another-secret"), draft)
+    assert (await apps.get_draft(hub, claire, draft)).definition.api_url == moved.api_url
 
 
 # --------------------------------------------------------------------------- delete
