@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     notice_digest_hour: int = Field(default=8, ge=0, le=23)
     notice_timezone: str = "Europe/Paris"
 
+    # -- the delivery worker (connectors/worker.py): how long passing faults are retried
+    retry_horizon_seconds: float = Field(default=86400, ge=60)
+
     @field_validator("base_url", "entra_authority_host", "graph_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
