@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from bot.cards import documents, execute, failures, help, history, invite, notices, offer, propose
+from bot.cards import documents, failures, help, history, invite, notices, offer, propose
 from bot.cards.base import Card, plain
 from bot.cards.basics import unknown_command_card
 from bot.errors import error_card
@@ -182,7 +182,6 @@ BUILDERS: dict[str, Callable[[Translator], Card]] = {
     "refusal quoting a file": lambda t: error_card(
         t, InvalidInput("bad", key="documents.too_large", name=FILE, limit=10)
     ),
-    "refusal card": lambda t: execute.refused_card(t, plain(MESSAGE)),
 }
 
 

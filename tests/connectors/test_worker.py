@@ -378,6 +378,21 @@ async def test_an_hour_long_outage_loses_nothing_and_sends_each_document_once(
         assert tries[-1].at - back_at <= timedelta(minutes=15)
 
 
+async def test_a_partner_failing_half_the_time_receives_all_sixty_documents_once(
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
+) -> None:
+    # Before the horizon, 8 attempts at most: 2 of these 60 ended "gave_up" (issue 11).
+    scene = await one_document(hub, office, partner_sandbox)
+    queued = [scene.delivery, *await more_documents(hub, office, 59)]
+    partner_sandbox.fail_share(0.5, 503)
+    clock = FakeClock()
+    async with new_worker(hub, clock) as worker:
+        report = await run_until_settled(worker, clock, hub, heal=lambda now: None)
+    assert (report.sent, report.gave_up) == (60, 0)
+    assert sorted(partner_sandbox.by_key()) == sorted(d.idempotency_key for d in queued)
+    assert len(partner_sandbox.documents) == 60 and not partner_sandbox.duplicates.items
+
+
 async def test_a_partner_down_past_the_horizon_gives_up_at_the_horizon_not_before(
     hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
