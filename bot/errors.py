@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards.base import Card
+from bot.cards.base import Card, plain
 from bot.cards.execute import refused_card
 from hub.errors import RelaisError
 from hub.i18n import Translator
@@ -28,6 +28,8 @@ def reason(t: Translator, error: RelaisError, **context: str) -> str:
     params.update({k: v for k, v in error.params.items() if _shown(v) is not None})
     if isinstance(params.get("limit"), int):
         params["limit"] = t.size(params["limit"])
+    # What the error quotes (a file name, a typed code) is outside text on a card.
+    params = {k: plain(v) if isinstance(v, str) else v for k, v in params.items()}
     text = t(error.key, **params)
     if text == error.key:
         text = t(type(error).key, why="").strip()

@@ -14,8 +14,8 @@ same transaction as the version (``hub/documents/intake.py``). The worker:
 3. **sends** through the connector the registry names, with the delivery's idempotency key,
    at most ``concurrency`` sends at once;
 4. **records** each attempt (``DeliveryAttempt``) and the outcome: sent (with the application's
-   reference), failed with a reason (refusals, or ``gave_up`` after ``max_attempts`` passing
-   faults), or pending again after an exponential backoff with full jitter.
+   reference), failed with a reason (refusals, or ``gave_up`` once passing faults have gone on
+   for the retry horizon), or pending again after a capped exponential backoff with jitter.
 
 Results are written as they come, several per transaction (group commit), and each write is
 fenced by ``(status = sending, attempts = the claimed number)``: a worker whose lease expired
@@ -42,7 +42,7 @@ from types import TracebackType
 from typing import Any, Self, cast
 
 import httpx
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors import outcomes
@@ -110,9 +110,15 @@ class WorkerConfig:
     batch_size: int = 64
     concurrency: int = 16
     lease_seconds: float = 60.0
-    max_attempts: int = 8
+    # Passing faults are retried for this long, counted from the first attempt (since the
+    # delivery was queued or last sent again by a person): a partner down for an hour or a
+    # night loses nothing (RELAIS_RETRY_HORIZON_SECONDS).
+    retry_horizon: float = 86400.0
     backoff_base: float = 2.0
-    backoff_cap: float = 3600.0
+    # The longest wait between two tries: a partner back up is noticed within this.
+    backoff_cap: float = 900.0
+    # A partner's Retry-After is honoured up to this.
+    retry_after_cap: float = 3600.0
     poll_interval: float = 0.5
     request_timeout: float = 30.0
 
@@ -146,6 +152,7 @@ class _Job:
     size: int
     content_type: str
     file_name: str
+    created_at: datetime
     dossier_code: str
     collection_email: str
     # False when the connection is gone: its application was deleted after the version came.
@@ -381,6 +388,7 @@ class DeliveryWorker:
                 Delivery.id,
                 Delivery.idempotency_key,
                 Delivery.firm_id,
+                Delivery.created_at,
                 DocumentVersion.sha256,
                 DocumentVersion.size,
                 DocumentVersion.content_type,
@@ -424,6 +432,7 @@ class DeliveryWorker:
                 size=row.size,
                 content_type=row.content_type,
                 file_name=row.name,
+                created_at=_aware(row.created_at),
                 # The wizard asks for the dossier's code at the application; the firm's own
                 # code is what most applications were set up with when none was entered.
                 dossier_code=row.dossier_code_at_app or row.code,
@@ -527,12 +536,14 @@ class DeliveryWorker:
         return self._secrets[sealed]
 
     def backoff(self, attempts: int, retry_after: float | None) -> float:
-        """Full jitter: anywhere between 0 and the exponential bound, so retries of many
-        deliveries that failed together spread out instead of returning as one wave."""
-        bound = min(self.config.backoff_cap, self.config.backoff_base * 2 ** max(0, attempts - 1))
-        delay = self.rand() * bound
+        """Equal jitter: between half the exponential bound and the bound, so retries of many
+        deliveries that failed together spread out instead of returning as one wave, yet never
+        come back at once (full jitter's draws near 0 s would hammer a partner that is down)."""
+        exponent = min(max(0, attempts - 1), 64)
+        bound = min(self.config.backoff_cap, self.config.backoff_base * 2**exponent)
+        delay = bound / 2 + self.rand() * bound / 2
         if retry_after is not None:
-            delay = max(delay, min(retry_after, self.config.backoff_cap))
+            delay = max(delay, min(retry_after, self.config.retry_after_cap))
         return delay
 
     # ------------------------------------------------------------------ results
@@ -578,6 +589,14 @@ class DeliveryWorker:
         changes: list[dict[str, Any]] = []
         releases: list[dict[str, Any]] = []
         history: list[dict[str, Any]] = []
+        starts = await self._round_starts(
+            session,
+            [
+                job
+                for job, outcome in batch
+                if isinstance(outcome, Fault) and held.get(job.delivery_id) == job.attempts
+            ],
+        )
         for job, outcome in batch:
             ours = held.get(job.delivery_id) == job.attempts
             if outcome is None:
@@ -598,7 +617,8 @@ class DeliveryWorker:
             if not ours:
                 report.superseded += 1
                 continue
-            changes.append(self._change(job, outcome, now, report))
+            start = starts.get(job.delivery_id, now)
+            changes.append(self._change(job, outcome, now, start, report))
         if changes:
             await session.execute(_RECORD, changes)
         if releases:
@@ -606,11 +626,53 @@ class DeliveryWorker:
         if history:
             await session.execute(insert(_ATTEMPT), history)
 
+    async def _round_starts(self, session: AsyncSession, faulty: list[_Job]) -> dict[int, datetime]:
+        """When each delivery's current round of tries began: its first attempt since it was
+        queued, or since a person sent it again (which sets ``attempts`` back to 0). That is the
+        attempt row ``attempts - 1`` places before this one (the attempt being recorded has no
+        row yet); the row of an attempt whose worker died unrecorded is missing, which can only
+        make the round look older, never younger. Deliveries on their first try are absent:
+        their round starts now."""
+        wanted = {job.delivery_id: job.attempts - 1 for job in faulty if job.attempts > 1}
+        if not wanted:
+            return {}
+        ranked = (
+            select(
+                _ATTEMPT.c.delivery_id,
+                _ATTEMPT.c.at,
+                func.row_number()
+                .over(
+                    partition_by=_ATTEMPT.c.delivery_id,
+                    order_by=(_ATTEMPT.c.at.desc(), _ATTEMPT.c.id.desc()),
+                )
+                .label("back"),
+            )
+            .where(_ATTEMPT.c.delivery_id.in_(list(wanted)))
+            .subquery()
+        )
+        rows = await session.execute(
+            select(ranked.c.delivery_id, ranked.c.at).where(
+                or_(
+                    *(
+                        and_(ranked.c.delivery_id == delivery_id, ranked.c.back == back)
+                        for delivery_id, back in wanted.items()
+                    )
+                )
+            )
+        )
+        found = {row.delivery_id: _aware(row.at) for row in rows}
+        by_id = {job.delivery_id: job for job in faulty}
+        # No row that far back (attempts cut short by a dead worker): the delivery's queuing.
+        return {
+            delivery_id: found.get(delivery_id, by_id[delivery_id].created_at)
+            for delivery_id in wanted
+        }
+
     def _change(
-        self, job: _Job, outcome: Outcome, now: datetime, report: BatchReport
+        self, job: _Job, outcome: Outcome, now: datetime, start: datetime, report: BatchReport
     ) -> dict[str, Any]:
         """The delivery's new state after one attempt: sent, failed for good, or pending again
-        after a backoff."""
+        after a backoff. ``start`` is when its round of tries began (:meth:`_round_starts`)."""
         change: dict[str, Any] = {
             "b_id": job.delivery_id,
             "b_attempts": job.attempts,
@@ -626,14 +688,36 @@ class DeliveryWorker:
         elif isinstance(outcome, Refused):
             change |= {"status": "failed", "failure_reason": outcome.reason}
             report.refused += 1
-        elif job.attempts >= self.config.max_attempts:
-            change |= {"status": "failed", "failure_reason": outcomes.GAVE_UP}
-            report.gave_up += 1
         else:
-            delay = self.backoff(job.attempts, outcome.retry_after)
-            change["next_attempt_at"] = now + timedelta(seconds=delay)
-            report.retried += 1
+            retry_at = self.next_try(job.attempts, outcome.retry_after, now, start)
+            if retry_at is None:
+                change |= {"status": "failed", "failure_reason": outcomes.GAVE_UP}
+                report.gave_up += 1
+            else:
+                change["next_attempt_at"] = retry_at
+                report.retried += 1
         return change
+
+    def next_try(
+        self, attempts: int, retry_after: float | None, now: datetime, start: datetime
+    ) -> datetime | None:
+        """When to try again after a passing fault, or None to give up: once the horizon from
+        ``start`` has passed, or when the partner's Retry-After reaches beyond it. A backoff
+        that would overshoot the horizon is cut to end on it, so the last try is made at the
+        horizon rather than up to one long wait before it."""
+        deadline = start + timedelta(seconds=self.config.retry_horizon)
+        if now >= deadline:
+            return None
+        if retry_after is not None:
+            wait = min(retry_after, self.config.retry_after_cap)
+            if now + timedelta(seconds=wait) > deadline:
+                return None
+        return min(now + timedelta(seconds=self.backoff(attempts, retry_after)), deadline)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives naive datetimes back: they are UTC, as everything stored is."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _describe(outcome: Outcome) -> str:

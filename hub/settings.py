@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     # -- outbound connections (connectors/addresses.py): hosts and networks exempt from the
     # address policy, comma-separated. For test labs only: empty in production.
     outbound_allow: str = ""
+    # -- the delivery worker (connectors/worker.py): how long passing faults are retried
+    retry_horizon_seconds: float = Field(default=86400, ge=60)
 
     @field_validator("base_url", "entra_authority_host", "graph_url")
     @classmethod

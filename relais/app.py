@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 
 from aiohttp import web
@@ -99,14 +100,15 @@ async def _invitation_refresher(app: web.Application) -> AsyncIterator[None]:
 
 def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker:
     """The delivery worker, given what it needs from hub/ as plain values (connectors/ imports
-    nothing of hub/): the blob store, the way to open a sealed secret, and the mailer (the one
-    mail transport, shared with notifications)."""
+    nothing of hub/): the blob store, the way to open a sealed secret, the mailer (the one
+    mail transport, shared with notifications) and the retry horizon from the settings
+    (``config`` tunes the rest)."""
     return DeliveryWorker(
         hub.sessions,
         blob_store(hub.settings),
         open_secret=hub.vault.open,
         mailer=hub.mailer,
-        config=config,
+        config=replace(config or WorkerConfig(), retry_horizon=hub.settings.retry_horizon_seconds),
         outbound=policy_for(hub.settings.demo, hub.settings.outbound_allow),
     )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.cards.base import Card, card, paragraph, say_button, title
+from bot.cards.base import Card, card, paragraph, plain, say_button, title
 from hub.i18n import Translator
 
 
@@ -22,7 +22,7 @@ def unknown_command_card(t: Translator, text: str, help_word: str) -> Card:
     shown = text if len(text) <= 60 else text[:57] + "…"
     return card(
         title(t("unknown.title")),
-        paragraph(t("unknown.body", text=shown)),
+        paragraph(t("unknown.body", text=plain(shown))),
         paragraph(t("unknown.hint"), subtle=True),
         actions=[say_button(t("button.help"), help_word)],
         lang=t.lang,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cards.base import Card, card, paragraph, title
+from bot.cards.base import Card, card, paragraph, plain, title
 from hub.i18n import Translator
 
 PLACE = "documents.place"
@@ -41,16 +41,18 @@ def where_card(
     ``dossiers`` is (code, name); the inputs come back in the submit's value as ``dossier`` and
     ``folder``, beside ``relais: documents.place``.
     """
-    heading = t.plural("documents.where.title", len(names), name=names[0])
+    heading = t.plural("documents.where.title", len(names), name=plain(names[0]))
     body: list[dict[str, Any]] = [title(heading)]
     if len(names) > 1:
-        body.append(paragraph(", ".join(names), subtle=True))
+        body.append(paragraph(", ".join(plain(n) for n in names), subtle=True))
     if len(dossiers) == 1:
         code, name = dossiers[0]
         body.append(
             {
                 "type": "FactSet",
-                "facts": [{"title": t("documents.where.dossier"), "value": f"{code} — {name}"}],
+                "facts": [
+                    {"title": t("documents.where.dossier"), "value": plain(f"{code} — {name}")}
+                ],
             }
         )
     else:
@@ -94,21 +96,23 @@ def where_card(
 
 
 def _line(t: Translator, outcome: FileOutcome) -> list[dict[str, Any]]:
+    """``reason`` is card text already (:func:`bot.errors.reason` escapes what it quotes)."""
+    name = plain(outcome.name)
     if outcome.outcome == "refused":
         return [
-            {"type": "TextBlock", "text": f"✕ {outcome.name}", "weight": "Bolder", "wrap": True,
+            {"type": "TextBlock", "text": f"✕ {name}", "weight": "Bolder", "wrap": True,
              "color": "Attention"},
             paragraph(t("documents.refused", reason=outcome.reason)),
         ]  # fmt: skip
-    place = t("documents.place", dossier=outcome.dossier, folder=outcome.folder)
+    place = t("documents.place", dossier=plain(outcome.dossier), folder=plain(outcome.folder))
     if outcome.outcome == "identical":
         return [
-            {"type": "TextBlock", "text": f"= {outcome.name}", "weight": "Bolder", "wrap": True},
+            {"type": "TextBlock", "text": f"= {name}", "weight": "Bolder", "wrap": True},
             paragraph(t("documents.identical", version=outcome.version, place=place)),
         ]
     apps = t.plural("documents.apps", outcome.deliveries)
     return [
-        {"type": "TextBlock", "text": f"✓ {outcome.name}", "weight": "Bolder", "wrap": True,
+        {"type": "TextBlock", "text": f"✓ {name}", "weight": "Bolder", "wrap": True,
          "color": "Good"},
         paragraph(t("documents.stored", version=outcome.version, place=place)),
         paragraph(apps, subtle=True),

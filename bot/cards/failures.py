@@ -19,7 +19,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.cards.base import Card, card, paragraph, say_button, small, title
+from bot.cards.base import Card, card, paragraph, plain, say_button, small, title
 from bot.cards.execute import button_row, execute
 from hub.dashboards import FailurePage, FailureRow
 from hub.i18n import Translator
@@ -92,16 +92,16 @@ def _row(t: Translator, row: FailureRow, context: dict[str, Any], queued: bool) 
         heading(
             t(
                 "failures.item",
-                document=row.document,
+                document=plain(row.document),
                 version=row.version,
-                application=row.application,
+                application=plain(row.application),
             )
         ),
         small(
             t(
                 "failures.place",
-                code=row.dossier_code,
-                name=row.dossier_name,
+                code=plain(row.dossier_code),
+                name=plain(row.dossier_name),
                 when=when(row.queued_at),
             )
         ),
@@ -114,7 +114,7 @@ def _row(t: Translator, row: FailureRow, context: dict[str, Any], queued: bool) 
     ]
     if row.detail:
         detail = row.detail if len(row.detail) <= DETAIL_SHOWN else row.detail[:DETAIL_SHOWN] + "…"
-        items.append(small(t("failures.answer", detail=detail)))
+        items.append(small(t("failures.answer", detail=plain(detail))))
     if queued:
         items.append(
             {**small(t("failures.queued"), subtle=False, color="Good"), "weight": "Bolder"}
@@ -140,13 +140,17 @@ def failures_card(
     if cursor:
         heading_text = t("failures.title_more")
     else:
-        heading_text = t("failures.title_dossier", code=dossier) if dossier else t("failures.title")
+        heading_text = (
+            t("failures.title_dossier", code=plain(dossier)) if dossier else t("failures.title")
+        )
     body: list[dict[str, Any]] = [title(heading_text)]
     if notice:
         body.append({**paragraph(notice), "color": notice_color, "weight": "Bolder"})
     if not page.items:
         body.append(
-            paragraph(t("failures.none_dossier", code=dossier) if dossier else t("failures.none"))
+            paragraph(
+                t("failures.none_dossier", code=plain(dossier)) if dossier else t("failures.none")
+            )
         )
     context = {"list": LIST, "dossier": dossier, "page": cursor or ""}
     done = set(queued)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.cards.base import Card, card, open_url, paragraph, say_button, title
+from bot.cards.base import Card, card, open_url, paragraph, plain, say_button, title
 from hub.i18n import Translator
 
 
@@ -25,9 +25,9 @@ def help_card(
 
 
 def welcome_card(t: Translator, name: str, firm: str, is_staff: bool, help_word: str) -> Card:
-    intro = t("welcome.staff") if is_staff else t("welcome.contact", firm=firm)
+    intro = t("welcome.staff") if is_staff else t("welcome.contact", firm=plain(firm))
     return card(
-        title(t("welcome.title", name=name)),
+        title(t("welcome.title", name=plain(name))),
         paragraph(intro),
         paragraph(t("welcome.next"), subtle=True),
         actions=[say_button(t("button.help"), help_word)],

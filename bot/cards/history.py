@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from bot.cards.base import Card, card, paragraph, say_button, small, title
+from bot.cards.base import Card, card, paragraph, plain, say_button, small, title
 from bot.cards.execute import button_row, execute
 from bot.cards.failures import RETRY, delivery_row, heading, reason_label, when
 from hub.history import DocumentMatch, DocumentMatches, DossierStatus
@@ -43,23 +43,32 @@ def unknown_dossier_card(t: Translator, code: str) -> Card:
     shown = code if len(code) <= 40 else code[:37] + "…"
     return card(
         title(t("status.unknown.title"), color="Attention"),
-        paragraph(t("status.unknown.body", code=shown)),
+        paragraph(t("status.unknown.body", code=plain(shown))),
         lang=t.lang,
     )
 
 
 def delivery_state(
-    t: Translator, status: str, reason: str | None, sent_at: datetime | None, reference: str
+    t: Translator,
+    status: str,
+    reason: str | None,
+    sent_at: datetime | None,
+    reference: str,
+    *,
+    retry_at: datetime | None = None,
+    tries: int = 0,
 ) -> str:
     """What became of a send, in words: sent when (and the application's reference), failed
-    why, or waiting."""
+    why, or waiting (after failed tries: when the next one is)."""
     if status == "sent":
         at = when(sent_at) if sent_at else ""
         if reference:
-            return t("history.delivery.sent_ref", when=at, reference=reference)
+            return t("history.delivery.sent_ref", when=at, reference=plain(reference))
         return t("history.delivery.sent", when=at)
     if status == "failed":
         return t("history.delivery.failed", reason=reason_label(t, reason))
+    if status == "pending" and tries and retry_at is not None:
+        return t("history.delivery.retrying", when=when(retry_at), count=tries)
     return t(f"history.delivery.{status}")
 
 
@@ -67,20 +76,20 @@ def _document(
     t: Translator, document: DocumentMatch, term: str, after: int | None
 ) -> dict[str, Any]:
     items: list[dict[str, Any]] = [
-        heading(document.name),
+        heading(plain(document.name)),
         small(
             t(
                 "history.place",
-                code=document.dossier_code,
-                name=document.dossier_name,
-                folder=document.folder,
+                code=plain(document.dossier_code),
+                name=plain(document.dossier_name),
+                folder=plain(document.folder),
             )
         ),
     ]
     for version in document.versions[:VERSIONS_SHOWN]:
         at = when(version.uploaded_at)
         line = (
-            t("history.version_by", number=version.number, when=at, who=version.uploaded_by)
+            t("history.version_by", number=version.number, when=at, who=plain(version.uploaded_by))
             if version.uploaded_by
             else t("history.version", number=version.number, when=at)
         )
@@ -94,6 +103,8 @@ def _document(
                 delivery.failure_reason,
                 delivery.sent_at,
                 delivery.app_reference,
+                retry_at=delivery.next_attempt_at,
+                tries=delivery.tries,
             )
             retry = (
                 [
@@ -109,7 +120,7 @@ def _document(
                 if delivery.may_retry
                 else []
             )
-            items.append(delivery_row(delivery.application, state, delivery.status, retry))
+            items.append(delivery_row(plain(delivery.application), state, delivery.status, retry))
     hidden = len(document.versions) - VERSIONS_SHOWN
     if hidden > 0:
         items.append(small(t("history.older", count=hidden)))
@@ -126,7 +137,7 @@ def history_card(
 ) -> Card:
     """One page of documents found by name; ``after`` is the cursor this page was read with (the
     Retry buttons read the same page again), "show more" carries the next one."""
-    shown = term if len(term) <= 60 else term[:57] + "…"
+    shown = plain(term if len(term) <= 60 else term[:57] + "…")
     body: list[dict[str, Any]] = [
         title(t("history.title_more" if after else "history.title", term=shown))
     ]
@@ -150,7 +161,7 @@ def status_card(t: Translator, status: DossierStatus, *, staff: bool, failures_w
     """The dossier's applications (how each receives documents and which folders), then its last
     sends. Contacts see neither the collection addresses nor the codes at the applications."""
     body: list[dict[str, Any]] = [
-        title(t("status.title", code=status.code, name=status.name)),
+        title(t("status.title", code=plain(status.code), name=plain(status.name))),
         small(t(f"status.state.{status.status}")),
         section(t("status.apps")),
     ]
@@ -159,16 +170,20 @@ def status_card(t: Translator, status: DossierStatus, *, staff: bool, failures_w
     for app in status.applications:
         items: list[dict[str, Any]] = [
             heading(
-                app.application if app.active else t("status.app.off", application=app.application)
+                plain(app.application)
+                if app.active
+                else t("status.app.off", application=plain(app.application))
             )
         ]
         if staff:
-            items.append(small(t(f"status.method.{app.method}", email=app.collection_email or "—")))
+            items.append(
+                small(t(f"status.method.{app.method}", email=plain(app.collection_email or "—")))
+            )
             if app.code_at_app:
-                items.append(small(t("status.code_at_app", code=app.code_at_app)))
+                items.append(small(t("status.code_at_app", code=plain(app.code_at_app))))
         items.append(
             small(
-                t("status.folders", folders=", ".join(app.folders))
+                t("status.folders", folders=", ".join(plain(f) for f in app.folders))
                 if app.folders
                 else t("status.no_folders")
             )
@@ -190,9 +205,9 @@ def status_card(t: Translator, status: DossierStatus, *, staff: bool, failures_w
         )
         what = t(
             "status.last_item",
-            document=delivery.document,
+            document=plain(delivery.document),
             version=delivery.version,
-            application=delivery.application,
+            application=plain(delivery.application),
         )
         # Each send's name wraps over several lines: a gap keeps one send from running into the next.
         body.append({**delivery_row(what, state, delivery.status), "spacing": "Small"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.cards.base import Card, card, open_url, paragraph, title
+from bot.cards.base import Card, card, open_url, paragraph, plain, title
 from bot.cards.execute import execute, field_error
 from hub.contacts import InvitationView
 from hub.i18n import Translator
@@ -96,20 +96,21 @@ def invite_result_card(t: Translator, view: InvitationView, dossier: str) -> Car
     outcome = view.outcome or "checked"
     if view.guest_state == "guest" and outcome == "checked":
         outcome = "accepted"
-    heading = t(f"invite.outcome.{outcome}.title", contact=view.contact_name)
+    contact, email = plain(view.contact_name), plain(view.email)
+    heading = t(f"invite.outcome.{outcome}.title", contact=contact)
     facts = [
-        {"title": t("invite.fact.contact"), "value": view.contact_name},
-        {"title": t("invite.fact.email"), "value": view.email},
-        {"title": t("invite.fact.dossier"), "value": dossier},
+        {"title": t("invite.fact.contact"), "value": contact},
+        {"title": t("invite.fact.email"), "value": email},
+        {"title": t("invite.fact.dossier"), "value": plain(dossier)},
         {"title": t("invite.fact.status"), "value": _status(t, view)},
     ]
     body: list[dict[str, Any]] = [
         title(heading, color="Good" if view.guest_state == "guest" else "Default"),
-        paragraph(t(f"invite.outcome.{outcome}.body", contact=view.contact_name, email=view.email)),
+        paragraph(t(f"invite.outcome.{outcome}.body", contact=contact, email=email)),
         {"type": "FactSet", "facts": facts},
     ]
     if view.error:
-        body.append(paragraph(t("invite.failed_reason", reason=view.error), subtle=True))
+        body.append(paragraph(t("invite.failed_reason", reason=plain(view.error)), subtle=True))
     actions: list[dict[str, Any]] = []
     if view.status == "pending" and view.guest_state != "guest":
         if view.redeem_url:
@@ -139,7 +140,8 @@ def consent_card(t: Translator, contact: str, link: str, values: Mapping[str, st
     """The seed's error: the contact cannot be invited until an administrator grants consent."""
     return card(
         title(t("invite.consent.title"), color="Attention"),
-        paragraph(t("invitations.consent_missing", contact=contact, link=link)),
+        # The link is Relais' own consent address, left as it is for Teams to make it clickable.
+        paragraph(t("invitations.consent_missing", contact=plain(contact), link=link)),
         paragraph(t("invite.consent.next"), subtle=True),
         actions=[
             open_url(t("invitations.grant_link"), link),

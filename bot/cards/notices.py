@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards.base import Card, card, open_url, paragraph, title
+from bot.cards.base import Card, card, open_url, paragraph, plain, title
 from bot.cards.execute import execute
 from bot.cards.failures import RETRY
 from hub.i18n import Translator
@@ -22,9 +22,9 @@ def reason_label(t: Translator, reason: str) -> str:
 
 def _item(t: Translator, item: NoticeItem) -> dict[str, Any]:
     name = (
-        t("notices.version", document=item.document, version=item.version)
+        t("notices.version", document=plain(item.document), version=item.version)
         if item.version > 1
-        else item.document
+        else plain(item.document)
     )
     return {
         "type": "Container",
@@ -36,9 +36,9 @@ def _item(t: Translator, item: NoticeItem) -> dict[str, Any]:
                 "type": "TextBlock",
                 "text": t(
                     "notices.place",
-                    code=item.dossier_code,
-                    name=item.dossier_name,
-                    application=item.application or "—",
+                    code=plain(item.dossier_code),
+                    name=plain(item.dossier_name),
+                    application=plain(item.application or "—"),
                 ),
                 "isSubtle": True,
                 "wrap": True,

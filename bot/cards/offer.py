@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.cards.base import Card, card, paragraph, title
+from bot.cards.base import Card, card, paragraph, plain, title
 from bot.cards.execute import VERB, execute
 from hub.i18n import Translator
 from hub.offers import Answer, Offer, OfferStatus
@@ -52,8 +52,8 @@ def _facts(t: Translator, dossier: str, name: str, proposer: str) -> dict[str, A
     return {
         "type": "FactSet",
         "facts": [
-            {"title": t("offer.fact.dossier"), "value": f"{dossier} — {name}"},
-            {"title": t("offer.fact.proposed_by"), "value": proposer},
+            {"title": t("offer.fact.dossier"), "value": plain(f"{dossier} — {name}")},
+            {"title": t("offer.fact.proposed_by"), "value": plain(proposer)},
         ],
     }
 
@@ -62,9 +62,9 @@ def offer_card(t: Translator, offer: Offer, firm: str, user_ids: Sequence[str] =
     data = {"access": offer.access_id}
     return _refreshing(
         card(
-            title(t("offer.title", application=offer.application)),
-            paragraph(t("offer.intro", proposer=offer.proposed_by, firm=firm)),
-            {**paragraph(offer.description), "isSubtle": True},
+            title(t("offer.title", application=plain(offer.application))),
+            paragraph(t("offer.intro", proposer=plain(offer.proposed_by), firm=plain(firm))),
+            {**paragraph(plain(offer.description)), "isSubtle": True},
             _facts(t, offer.dossier_code, offer.dossier_name, offer.proposed_by),
             actions=[
                 execute(t("offer.accept"), ACCEPT, data, style="positive", inputs=False),
@@ -82,11 +82,11 @@ def _answered(
 ) -> Card:
     return card(
         title(
-            t(f"offer.{state}.title", application=application),
+            t(f"offer.{state}.title", application=plain(application)),
             color="Good" if state == "accepted" else "Default",
         ),
-        paragraph(t(f"offer.{state}.body", proposer=proposer or "—")),
-        {**paragraph(description), "isSubtle": True},
+        paragraph(t(f"offer.{state}.body", proposer=plain(proposer or "—"))),
+        {**paragraph(plain(description)), "isSubtle": True},
         facts,
         lang=t.lang,
     )
@@ -121,8 +121,8 @@ def current_card(
         body = _answered(t, state, offer.application, offer.proposed_by, offer.description, facts)
     else:
         body = card(
-            title(t("offer.withdrawn.title", application=offer.application)),
-            paragraph(t("offer.withdrawn.body", firm=firm)),
+            title(t("offer.withdrawn.title", application=plain(offer.application))),
+            paragraph(t("offer.withdrawn.body", firm=plain(firm))),
             facts,
             lang=t.lang,
         )
@@ -136,12 +136,12 @@ def told_card(t: Translator, answer: Answer) -> Card:
         title(
             t(
                 f"offer.told.{state}",
-                contact=answer.contact_name,
-                application=answer.application,
-                dossier=answer.dossier_code,
+                contact=plain(answer.contact_name),
+                application=plain(answer.application),
+                dossier=plain(answer.dossier_code),
             ),
             color="Good" if answer.accepted else "Default",
         ),
-        paragraph(t(f"offer.told.{state}_hint", dossier=answer.dossier_code), subtle=True),
+        paragraph(t(f"offer.told.{state}_hint", dossier=plain(answer.dossier_code)), subtle=True),
         lang=t.lang,
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.cards.base import Card, card, paragraph, title
+from bot.cards.base import Card, card, paragraph, plain, title
 from bot.cards.execute import button_row, execute
 from bot.cards.invite import OPEN, dossier_input
 from hub.i18n import Translator
@@ -34,12 +34,12 @@ def choose_dossier_card(
 
 def choose_contact_card(t: Translator, dossier: DossierContacts) -> Card:
     """Step 2: the dossier's guests, or no contact; the others listed greyed with "invite first"."""
-    heading = t("propose.title_for", dossier=dossier.code, name=dossier.name)
+    heading = t("propose.title_for", dossier=plain(dossier.code), name=plain(dossier.name))
     choices = [{"title": f"{c.name} ({c.email})", "value": str(c.id)} for c in dossier.eligible]
     choices.append({"title": t("propose.no_contact"), "value": NO_CONTACT})
     body: list[dict[str, Any]] = [
         title(heading),
-        paragraph(t("propose.step2", dossier=dossier.code)),
+        paragraph(t("propose.step2", dossier=plain(dossier.code))),
         {
             "type": "Input.ChoiceSet",
             "id": "contact",
@@ -63,7 +63,7 @@ def choose_contact_card(t: Translator, dossier: DossierContacts) -> Card:
                 "items": [
                     {
                         "type": "TextBlock",
-                        "text": f"{contact.name} ({contact.email})",
+                        "text": plain(f"{contact.name} ({contact.email})"),
                         "wrap": True,
                         "isSubtle": True,
                     },
@@ -109,11 +109,14 @@ def choose_apps_card(
     """Step 3: the applications (with a contact: those that need one; without: the others),
     each with its description, as toggles."""
     who = (
-        t("propose.step3_contact", contact=contact[1])
+        t("propose.step3_contact", contact=plain(contact[1]))
         if contact
-        else t("propose.step3_dossier", dossier=dossier)
+        else t("propose.step3_dossier", dossier=plain(dossier))
     )
-    body: list[dict[str, Any]] = [title(t("propose.title_apps", dossier=dossier)), paragraph(who)]
+    body: list[dict[str, Any]] = [
+        title(t("propose.title_apps", dossier=plain(dossier))),
+        paragraph(who),
+    ]
     if notice:
         body.append({**paragraph(notice), "color": "Attention"})
     if not apps:
@@ -137,7 +140,7 @@ def choose_apps_card(
                     },
                     {
                         "type": "TextBlock",
-                        "text": app.description,
+                        "text": plain(app.description),
                         "wrap": True,
                         "isSubtle": True,
                         "size": "Small",
@@ -163,33 +166,45 @@ class Summary:
 
 def summary_card(t: Translator, summary: Summary) -> Card:
     """What was done: offered to X (A, B), switched on, already held, not reachable."""
-    body: list[dict[str, Any]] = [title(t("propose.done.title", dossier=summary.dossier))]
+    body: list[dict[str, Any]] = [title(t("propose.done.title", dossier=plain(summary.dossier)))]
+    contact = plain(summary.contact)
     facts: list[dict[str, str]] = []
     if summary.offered:
         facts.append(
             {
-                "title": t("propose.done.offered", contact=summary.contact),
-                "value": ", ".join(summary.offered),
+                "title": t("propose.done.offered", contact=contact),
+                "value": ", ".join(plain(x) for x in summary.offered),
             }
         )
     if summary.switched_on:
         facts.append(
-            {"title": t("propose.done.switched_on"), "value": ", ".join(summary.switched_on)}
+            {
+                "title": t("propose.done.switched_on"),
+                "value": ", ".join(plain(x) for x in summary.switched_on),
+            }
         )
     if summary.already:
-        facts.append({"title": t("propose.done.already"), "value": ", ".join(summary.already)})
+        facts.append(
+            {
+                "title": t("propose.done.already"),
+                "value": ", ".join(plain(x) for x in summary.already),
+            }
+        )
     if summary.unreachable:
         facts.append(
-            {"title": t("propose.done.unreachable"), "value": ", ".join(summary.unreachable)}
+            {
+                "title": t("propose.done.unreachable"),
+                "value": ", ".join(plain(x) for x in summary.unreachable),
+            }
         )
     body.append({"type": "FactSet", "facts": facts})
     if summary.unreachable:
         body.append(
             {
-                **paragraph(t("propose.done.unreachable_hint", contact=summary.contact)),
+                **paragraph(t("propose.done.unreachable_hint", contact=contact)),
                 "color": "Warning",
             }
         )
     elif summary.offered:
-        body.append(paragraph(t("propose.done.offered_hint", contact=summary.contact), subtle=True))
+        body.append(paragraph(t("propose.done.offered_hint", contact=contact), subtle=True))
     return card(*body, lang=t.lang)

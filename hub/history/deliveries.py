@@ -53,6 +53,8 @@ class DeliveryEntry:
     may_retry: bool  # failed, and the actor may send it again
     # The application was deleted since: ``application`` is the label it had then.
     application_deleted: bool = False
+    # Tries since it was queued or last sent again by a person (``attempts`` lists them all).
+    tries: int = 0
 
 
 async def deliveries_of(
@@ -95,6 +97,7 @@ async def deliveries_of(
                 attempts=tries.get(delivery.id, []),
                 may_retry=retry_allowed and retryable(delivery),
                 application_deleted=delivery.connection_id is None,
+                tries=delivery.attempts,
             )
         )
     return result

@@ -34,6 +34,8 @@ class DeliveryStatus:
     app_reference: str = ""  # the application's own reference, once sent
     queued_at: datetime | None = None
     application_deleted: bool = False  # ``application`` is the label it had
+    next_attempt_at: datetime | None = None  # when pending: the next try
+    tries: int = 0  # tries so far (since it was queued or last sent again)
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ async def find_documents(
                         app_reference=d.app_reference,
                         queued_at=d.queued_at,
                         application_deleted=d.application_deleted,
+                        next_attempt_at=d.next_attempt_at,
+                        tries=d.tries,
                     )
                     for d in deliveries.get(v.id, [])
                 ],

@@ -13,17 +13,18 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.cards.failures import RETRY, when
-from hub.documents import receive_document
+from hub.documents import receive_document, sanitise_filename
 from hub.services import Hub
 from hub.settings import Settings
 from relais.app import build_app
 from relais.demo import DemoInfo
 from storage.models import AuditEvent, Delivery
 from tests.bot.test_invite import Teams, actions_of, assert_teams_card, verb
+from tests.bot.test_outside_text import read
 from tests.cards import texts_of
 from tests.connectors.arrange import pdf
 from tests.fakes.connector import FakeBotConnector
-from tests.hub.test_history import Scene, arrange_scene
+from tests.hub.test_history import Scene, _fail, arrange_scene
 
 ADMIN = "a0000000-0000-4000-8000-000000000001"  # Claire Durand, administrator (French)
 MARC = "a0000000-0000-4000-8000-000000000002"  # rights manager
@@ -458,3 +459,94 @@ async def test_status_in_english_for_a_contact_and_unknown_codes(
     usage = await teams.say("status", user=JAMES, locale=EN)
     assert texts_of(usage)[0] == "Which dossier?"
     assert usage["actions"][0]["data"]["msteams"]["value"] == "status DUP001"
+
+
+# --------------------------------------------------------------------------- outside text
+
+# A slash would be taken for a folder: the stored name is the file's own ("__now__" is bold too).
+EVIL_FILE = sanitise_filename("[click](evil.example) **now**.pdf")
+EVIL_TERM = "[click](evil.example)"
+EVIL_ANSWER = "**bold** [x](https://evil)"
+
+
+async def evil_document(hub: Hub, scene: Scene) -> tuple[int, int]:
+    """A file named like a Markdown link, whose send to the OCR application failed with an
+    answer full of Markdown, and whose send to the other waits after two passing faults.
+    Returns (the failed send, the waiting one)."""
+    receipt = await receive_document(
+        hub, scene.admin, scene.sophie_code, "Achats/2025", EVIL_FILE, pdf("evil"), "bot"
+    )
+    async with hub.sessions() as session:
+        failed, waiting = (
+            await session.scalars(
+                select(Delivery)
+                .where(Delivery.document_version_id == receipt.version_id)
+                .order_by(Delivery.id)
+            )
+        ).all()
+    await _fail(hub, failed.id, "rejected", detail=f"rejected: {EVIL_ANSWER}")
+    async with hub.sessions() as session, session.begin():
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == waiting.id)
+            .values(attempts=2, next_attempt_at=NEXT_TRY)
+        )
+    return failed.id, waiting.id
+
+
+NEXT_TRY = datetime(2026, 11, 20, 10, 45, tzinfo=UTC)
+
+
+def assert_read_as_typed(card: dict[str, Any], *typed: str) -> None:
+    """Each of ``typed`` is on the card as text (escaped), never as a link or bold."""
+    texts = [t for t in texts_of(card) if "evil" in t]
+    assert texts
+    for text in texts:
+        assert "\\[" in text
+        read(text)  # one plain run of text: no link, no bold
+    shown = " ".join(read(text) for text in texts)
+    for value in typed:
+        assert value in shown
+
+
+@pytest.mark.parametrize("locale", ["fr-FR", EN])
+async def test_markdown_in_file_names_and_answers_shows_as_typed(
+    teams: Teams, hub: Hub, scene: Scene, locale: str
+) -> None:
+    await evil_document(hub, scene)
+    fr = locale != EN
+    found = await teams.say(
+        f"{'historique' if fr else 'history'} {EVIL_TERM}",
+        user=ADMIN,
+        locale=locale,
+    )
+    assert EVIL_FILE == "[click](evil.example) __now__.pdf"
+    assert_read_as_typed(found, EVIL_FILE, EVIL_TERM)
+    assert documents_on(found) == [r"\[click\](evil.example) \_\_now\_\_.pdf"]
+
+    listed = await teams.say("échecs" if fr else "failures", user=ADMIN, locale=locale)
+    assert_read_as_typed(listed, EVIL_FILE, EVIL_ANSWER)
+    answer = next(t for t in texts_of(listed) if "bold" in t)
+    assert r"\*\*bold\*\* \[x\](https://evil)" in answer
+
+    status = await teams.say(
+        f"{'statut' if fr else 'status'} {scene.sophie_code}", user=ADMIN, locale=locale
+    )
+    assert_read_as_typed(status, EVIL_FILE)
+
+
+async def test_a_send_waiting_after_faults_shows_its_next_try_in_history(
+    teams: Teams, hub: Hub, scene: Scene
+) -> None:
+    await evil_document(hub, scene)
+    fr = await teams.say("historique click", user=ADMIN)
+    assert (
+        LEGAL,
+        f"En attente · prochain essai {when(NEXT_TRY)} (essais jusqu'ici : 2)",
+    ) in sends(fr)
+    en = await teams.say("history click", user=ADMIN, locale=EN)
+    assert (LEGAL, f"Waiting · next try {when(NEXT_TRY)} (tries so far: 2)") in sends(en)
+    # Not yet tried: nothing to say of a next try.
+    assert (LEGAL, "Waiting to be sent") in sends(
+        await teams.say("history facture-0413", user=ADMIN, locale=EN)
+    )

@@ -3,20 +3,26 @@ what is refused and why, what is retried, and that nothing is sent twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select, update
 
 from connectors.collection_email import message_id
 from connectors.mail import SmtpConfig
 from connectors.outcomes import Outcome, Sent
 from connectors.parcel import Parcel
 from connectors.registry import ConnectorEnv, default_registry
-from connectors.worker import DeliveryWorker, WorkerConfig
+from connectors.worker import BatchReport, DeliveryWorker, WorkerConfig
 from hub.documents import VersionReceipt, blob_store, receive_document
+from hub.history import retry
 from hub.services import Hub
+from relais.app import build_worker
 from storage.models import Delivery
 from tests import scenes
 from tests.connectors.arrange import (
@@ -28,6 +34,7 @@ from tests.connectors.arrange import (
     collection_email_delivery,
     deliveries,
     delivery,
+    pdf,
     set_connection_active,
     sha,
 )
@@ -257,11 +264,11 @@ async def test_server_errors_are_retried_with_backoff_until_sent(
         waiting = await delivery(hub.sessions, scene.delivery.id)
         assert waiting.status == "pending" and waiting.attempts == 1
         assert (await worker.run_once()).claimed == 0  # not due yet
-        clock.advance(1.01)  # rand 0.5 × base 2 s × 2^0
+        clock.advance(1.51)  # equal jitter, rand 0.5: (0.5 + 0.5 × 0.5) × base 2 s × 2^0
         assert (await worker.run_once()).retried == 1
-        clock.advance(1.5)
-        assert (await worker.run_once()).claimed == 0  # second backoff is 2 s
-        clock.advance(0.51)
+        clock.advance(2.9)
+        assert (await worker.run_once()).claimed == 0  # second backoff is 3 s
+        clock.advance(0.11)
         assert (await worker.run_once()).sent == 1
     done = await delivery(hub.sessions, scene.delivery.id)
     assert (done.status, done.attempts) == ("sent", 3)
@@ -304,33 +311,165 @@ async def test_a_timeout_is_a_passing_fault(
     assert len(partner_sandbox.documents) == 1
 
 
-async def test_it_gives_up_after_the_last_attempt(
+async def due(hub: Hub) -> datetime | None:
+    """When the worker has something to do next: the earliest pending delivery's next try."""
+    async with hub.sessions() as session:
+        return await session.scalar(
+            select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")
+        )
+
+
+async def run_until_settled(
+    worker: DeliveryWorker, clock: FakeClock, hub: Hub, *, heal: Callable[[datetime], None]
+) -> BatchReport:
+    """The worker's rounds, the clock moved to each next try (no waiting) until nothing is
+    pending; ``heal`` is told the time before each round (the partner's outage ends there)."""
+    total = BatchReport()
+    for _ in range(1000):
+        heal(clock.now)
+        total.add(await worker.run_once())
+        moment = await due(hub)
+        if moment is None:
+            return total
+        clock.now = max(clock.now, moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    raise AssertionError("the deliveries never settled")
+
+
+async def more_documents(hub: Hub, office: Office, count: int) -> list[Delivery]:
+    admin = await scenes.actor(hub.sessions, office.firm, office.admin)
+    created = []
+    for n in range(count):
+        receipt = await receive_document(
+            hub, admin, office.dossier.code, "Achats/2025", f"facture-{n}.pdf", pdf(str(n)), "api"
+        )
+        created.extend(await deliveries(hub.sessions, receipt.version_id))
+    return created
+
+
+async def test_an_hour_long_outage_loses_nothing_and_sends_each_document_once(
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
+) -> None:
+    scene = await one_document(hub, office, partner_sandbox)
+    queued = [scene.delivery, *await more_documents(hub, office, 5)]
+    partner_sandbox.fail_share(1.0, 503)
+    clock = FakeClock()
+    back_at = clock.now + timedelta(hours=1)
+
+    def partner_back(now: datetime) -> None:
+        if now >= back_at:
+            partner_sandbox.heal()
+
+    async with new_worker(hub, clock) as worker:
+        report = await run_until_settled(worker, clock, hub, heal=partner_back)
+
+    assert report.gave_up == 0 and report.sent == len(queued)
+    assert report.retried > 8 * len(queued)  # more tries than the old limit of 8, all passing
+    received = partner_sandbox.by_key()
+    assert sorted(received) == sorted(d.idempotency_key for d in queued)
+    assert len(partner_sandbox.documents) == len(queued) and not partner_sandbox.duplicates.items
+    for queued_one in queued:
+        done = await delivery(hub.sessions, queued_one.id)
+        assert done.status == "sent" and done.failure_reason is None
+        tries = await attempts(hub.sessions, done.id)
+        assert [a.outcome for a in tries][-1] == "sent" and len(tries) == done.attempts
+        # Capped waits: back within 15 minutes of the partner's return, never two at once.
+        gaps = [(b.at - a.at).total_seconds() for a, b in pairwise(tries)]
+        assert all(1 <= gap <= 900 for gap in gaps)
+        assert tries[-1].at - back_at <= timedelta(minutes=15)
+
+
+async def test_a_partner_failing_half_the_time_receives_all_sixty_documents_once(
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
+) -> None:
+    # Before the horizon, 8 attempts at most: 2 of these 60 ended "gave_up" (issue 11).
+    scene = await one_document(hub, office, partner_sandbox)
+    queued = [scene.delivery, *await more_documents(hub, office, 59)]
+    partner_sandbox.fail_share(0.5, 503)
+    clock = FakeClock()
+    async with new_worker(hub, clock) as worker:
+        report = await run_until_settled(worker, clock, hub, heal=lambda now: None)
+    assert (report.sent, report.gave_up) == (60, 0)
+    assert sorted(partner_sandbox.by_key()) == sorted(d.idempotency_key for d in queued)
+    assert len(partner_sandbox.documents) == 60 and not partner_sandbox.duplicates.items
+
+
+async def test_a_partner_down_past_the_horizon_gives_up_at_the_horizon_not_before(
     hub: Hub, office: Office, partner_sandbox: PartnerSandbox
 ) -> None:
     scene = await one_document(hub, office, partner_sandbox)
     partner_sandbox.fail_share(1.0, 500)
     clock = FakeClock()
-    async with new_worker(hub, clock, max_attempts=4) as worker:
-        for _ in range(3):
-            assert (await worker.run_once()).retried == 1
-            clock.advance(3600)
-        assert (await worker.run_once()).gave_up == 1
+    horizon = 6 * 3600
+    async with new_worker(hub, clock, retry_horizon=horizon) as worker:
+        first = clock.now
+        report = await run_until_settled(worker, clock, hub, heal=lambda now: None)
+        assert report.gave_up == 1 and report.sent == 0
         clock.advance(3600)
-        assert (await worker.run_once()).claimed == 0
+        assert (await worker.run_once()).claimed == 0  # given up: not tried again
     failed = await delivery(hub.sessions, scene.delivery.id)
-    assert (failed.status, failed.failure_reason, failed.attempts) == ("failed", "gave_up", 4)
-    assert partner_sandbox.requests == 4
+    assert (failed.status, failed.failure_reason) == ("failed", "gave_up")
+    tries = await attempts(hub.sessions, scene.delivery.id)
+    assert len(tries) == failed.attempts == partner_sandbox.requests
+    assert all(t.at - first < timedelta(seconds=horizon) for t in tries[:-1])
+    assert tries[-1].at - first == timedelta(seconds=horizon)  # the last try, on the horizon
 
 
-def test_backoff_is_exponential_with_full_jitter_and_capped(hub: Hub) -> None:
+async def test_the_horizon_counts_again_from_a_person_sending_it_again(
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
+) -> None:
+    scene = await one_document(hub, office, partner_sandbox)
+    partner_sandbox.fail_share(1.0, 503)
+    clock = FakeClock()
+    async with new_worker(hub, clock, retry_horizon=600) as worker:
+        assert (await run_until_settled(worker, clock, hub, heal=lambda now: None)).gave_up == 1
+        clock.advance(86400)
+        admin = await scenes.actor(hub.sessions, office.firm, office.admin)
+        assert await retry(hub, admin, [scene.delivery.id]) == 1
+        async with hub.sessions() as session, session.begin():
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == scene.delivery.id)
+                .values(next_attempt_at=clock.now)
+            )
+        again = clock.now
+        report = await run_until_settled(worker, clock, hub, heal=lambda now: None)
+    assert report.gave_up == 1 and report.retried >= 3  # a fresh 10 minutes, not none
+    tries = await attempts(hub.sessions, scene.delivery.id)
+    assert tries[-1].at - again == timedelta(seconds=600)
+
+
+async def test_a_retry_after_beyond_the_horizon_gives_up_rather_than_ignore_it(
+    hub: Hub, office: Office, partner_sandbox: PartnerSandbox
+) -> None:
+    scene = await one_document(hub, office, partner_sandbox)
+    partner_sandbox.fail_next(1, 429, retry_after="1800")
+    clock = FakeClock()
+    async with new_worker(hub, clock, retry_horizon=900) as worker:
+        assert (await worker.run_once()).gave_up == 1
+    failed = await delivery(hub.sessions, scene.delivery.id)
+    assert (failed.status, failed.failure_reason) == ("failed", "gave_up")
+
+
+async def test_the_served_worker_takes_its_horizon_from_the_settings(hub: Hub) -> None:
+    hub.settings.retry_horizon_seconds = 7200
+    async with build_worker(hub, WorkerConfig(poll_interval=3600)) as worker:
+        assert worker.config.retry_horizon == 7200 and worker.config.poll_interval == 3600
+    async with build_worker(hub) as worker:
+        assert worker.config.retry_horizon == 7200
+
+
+def test_backoff_is_exponential_with_equal_jitter_and_capped(hub: Hub) -> None:
     worker = DeliveryWorker(
         hub.sessions, blob_store(hub.settings), open_secret=str, rand=lambda: 1.0
     )
     assert [worker.backoff(n, None) for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
-    assert worker.backoff(30, None) == 3600
+    assert worker.backoff(30, None) == 900  # 15 minutes at most between two tries
+    assert worker.backoff(10_000, None) == 900
     assert worker.backoff(1, 90) == 90  # Retry-After wins over a shorter draw
+    assert worker.backoff(1, 86400) == 3600  # and is capped
     worker.rand = lambda: 0.0
-    assert worker.backoff(5, None) == 0
+    # Never back at once: at least half the bound.
+    assert [worker.backoff(n, None) for n in (1, 5, 30)] == [1, 16, 450]
 
 
 # --------------------------------------------------------------------------- a dead worker

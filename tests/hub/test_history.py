@@ -549,6 +549,46 @@ async def test_a_retried_delivery_is_then_sent_by_the_worker(
     assert entry.app_reference == done.app_reference
 
 
+async def test_a_send_waiting_after_faults_shows_its_tries_and_its_next_one(
+    hub: Hub, demo: DemoInfo, partner_sandbox: PartnerSandbox
+) -> None:
+    admin = await actor(hub, demo)
+    sophie_code, _, _ = await _codes(hub, demo)
+    app = await add_app(hub, demo.firm_id, "ocr-achats", api_url=partner_sandbox.url)
+    await connect(hub.sessions, demo.firm_id, app, sophie_code, ["Achats"], code_at_app="OCR-1")
+    receipt = await receive_document(
+        hub, admin, sophie_code, "Achats", "facture-0600.pdf", pdf("600"), "panel"
+    )
+    partner_sandbox.fail_next(2, 503)
+    clock = FakeClock()
+    worker = DeliveryWorker(
+        hub.sessions,
+        blob_store(hub.settings),
+        open_secret=hub.vault.open,
+        clock=clock,
+        rand=lambda: 0.5,
+        config=WorkerConfig(),
+    )
+    async with worker:
+        assert (await worker.run_once()).retried == 1
+        clock.advance(2)
+        assert (await worker.run_once()).retried == 1
+    (queued,) = await _deliveries_of(hub, receipt.version_id)
+    assert queued.status == "pending"
+
+    history = await document_history(hub, admin, receipt.document_id)
+    (entry,) = history.versions[0].deliveries
+    assert [a.outcome for a in entry.attempts] == ["fault", "fault"]
+    assert all("503" in a.detail for a in entry.attempts)
+    assert entry.next_attempt_at == queued.next_attempt_at > clock.now
+    assert entry.tries == 2
+
+    (found,) = (await find_documents(hub, admin, "facture-0600")).items
+    (status,) = found.versions[0].deliveries
+    assert (status.status, status.tries) == ("pending", 2)
+    assert status.next_attempt_at == queued.next_attempt_at
+
+
 # --------------------------------------------------------------------------- CSV
 
 

@@ -167,3 +167,18 @@ def test_secrets_are_not_shown_by_repr() -> None:
     shown = repr(make(**PRODUCTION))
     assert "a-real-secret" not in shown and "another-real-secret" not in shown
     assert STRONG_KEY not in shown
+
+
+def test_the_retry_horizon_is_a_day_by_default_and_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert make().retry_horizon_seconds == 86400
+    monkeypatch.setenv("RELAIS_RETRY_HORIZON_SECONDS", "7200")
+    assert make().retry_horizon_seconds == 7200
+
+
+def test_a_retry_horizon_under_a_minute_is_refused_by_name() -> None:
+    with pytest.raises(ValueError) as refused:
+        make(retry_horizon_seconds=30)
+    assert "retry_horizon_seconds" in str(refused.value)
+    assert "greater than or equal to 60" in str(refused.value)
