@@ -26,11 +26,16 @@ from storage.models import (
     FirmApplication,
 )
 
+# One failure at least of each class a person may meet (connectors/outcomes.py).
 REASONS = {
+    "application_deleted": 1,
     "credentials_refused": 2,
+    "disconnected": 1,
+    "dossier_inactive": 1,
     "dossier_unknown": 2,
-    "gave_up": 2,
     "format_refused": 1,
+    "gave_up": 2,
+    "not_configured": 1,
     "rejected": 1,
     "too_large": 1,
 }
@@ -55,8 +60,8 @@ async def test_the_demo_has_a_month_of_documents_and_deliveries(hub: Hub, demo: 
     now = datetime.now(UTC)
     added = await seed_activity(hub, now=now)
 
-    assert (added.applications, added.documents, added.versions) == (2, 41, 44)
-    assert added.deliveries == {"sent": 30, "pending": 2, **REASONS}
+    assert (added.applications, added.documents, added.versions) == (8, 45, 48)
+    assert added.deliveries == {"sent": 32, "pending": 2, **REASONS}
     async with hub.sessions() as session:
         labels = set(
             await session.scalars(
@@ -88,9 +93,18 @@ async def test_the_demo_has_a_month_of_documents_and_deliveries(hub: Hub, demo: 
                 select(Connection.dossier_code_at_app).where(Connection.dossier_code_at_app != "")
             )
         )
-    assert labels == {"OCR Factures — Achats", "Notes de frais par e-mail"}
-    assert by_status == {"sent": 30, "failed": 9, "pending": 2}
-    assert len(codes) == 12 and all(code.startswith("CL-") for code in codes)
+    # The deleted one is gone; those offered to contacts are there for ``proposer``.
+    assert labels == {
+        "OCR Factures — Achats",
+        "OCR Factures — Ventes",
+        "Notes de frais par e-mail",
+        "Start",
+        "Co-production",
+        "Consultation",
+        "Finance mobile",
+    }
+    assert by_status == {"sent": 32, "failed": 13, "pending": 2}
+    assert len(codes) == 24 and all(code[:3] in ("CL-", "CV-") for code in codes)
 
     for d in deliveries:
         # Every send tried at least once, with one history line per attempt.
@@ -120,9 +134,9 @@ async def test_the_demo_has_a_month_of_documents_and_deliveries(hub: Hub, demo: 
     # What the administrator sees: the failed-sends dashboard, activity, the bot's answers.
     admin = await resolve(hub.sessions, DEMO_TENANT_ID, demo.person("administrator").object_id)
     counts = await failure_counts(hub, admin)
-    assert counts.total == 9 and dict(counts.by_reason) == REASONS
+    assert counts.total == 13 and dict(counts.by_reason) == REASONS
     figures = await activity(hub, admin)
-    assert (figures.received, figures.sent, figures.failed, figures.pending) == (44, 30, 9, 2)
+    assert (figures.received, figures.sent, figures.failed, figures.pending) == (48, 32, 13, 2)
     assert sum(1 for day in figures.days if day.received) > 20
     invoices = await find_documents(hub, admin, "facture", limit=50)
     assert len(invoices.items) > 20
