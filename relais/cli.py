@@ -214,7 +214,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         f"  Links in cards: {settings.base_url}",
         f"  Database:       {_safe_url(settings.database_url)}",
         f"  Partner stand-in (demo only): {partner_url}   the OCR applications deliver there; "
-        "it takes documents with a reference, and refuses a file named with \"illisible\"",
+        'it takes documents with a reference, and refuses a file named with "illisible"',
         f"  Tenant id:      {info.tenant_id}",
         "  People (Entra object ids):",
     ]

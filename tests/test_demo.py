@@ -66,7 +66,7 @@ async def _upload(session: ClientSession, url: str, name: str, data: bytes) -> i
     response = await session.post(documents, data=form)
     assert response.status == 200, await response.text()
     listing = await (await session.get(f"{documents}?folder={FOLDER}")).text()
-    match = re.search(rf'/admin/documents/(\d+)/history[^>]*>\s*{re.escape(name)}', listing)
+    match = re.search(rf"/admin/documents/(\d+)/history[^>]*>\s*{re.escape(name)}", listing)
     assert match, f"{name} is not listed in {DOSSIER} {FOLDER}"
     return int(match.group(1))
 
@@ -215,4 +215,9 @@ async def test_proposer_reaches_the_applications_for_contacts(
     texts = [b.get("text", "") for b in step3["body"]]
     assert texts[1].startswith("Étape 3 sur 3 : les applications proposées à ")
     toggles = [b["items"][0] for b in step3["body"] if b.get("type") == "Container"]
-    assert [t["title"] for t in toggles] == ["Co-production", "Consultation", "Finance mobile", "Start"]
+    assert [t["title"] for t in toggles] == [
+        "Co-production",
+        "Consultation",
+        "Finance mobile",
+        "Start",
+    ]

@@ -30,7 +30,9 @@ def usage_card(t: Translator, area: str, example: str | None, word: str) -> Card
     """What to type after the command (``area`` is ``history`` or ``status``), with a button that
     types the example (none when there is nothing to give as one)."""
     if not example:
-        return card(title(t(f"{area}.usage.title")), paragraph(t(f"{area}.usage.body")), lang=t.lang)
+        return card(
+            title(t(f"{area}.usage.title")), paragraph(t(f"{area}.usage.body")), lang=t.lang
+        )
     return card(
         title(t(f"{area}.usage.title")),
         paragraph(t(f"{area}.usage.body")),

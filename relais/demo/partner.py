@@ -133,9 +133,10 @@ class PartnerStandIn:
         self.unreadable_word = unreadable_word
         self.hang_seconds = hang_seconds
         self.latency = latency
-        self.documents: Log[ReceivedDocument] = self._log()
-        self.duplicates: Log[Duplicate] = self._log()
-        self.refusals: Log[Refusal] = self._log()
+        # Log[ReceivedDocument], Log[Duplicate], Log[Refusal] (or what ``_log`` makes instead).
+        self.documents = self._log()
+        self.duplicates = self._log()
+        self.refusals = self._log()
         self.requests = 0
         self._references: dict[str, str] = {}
         self._lock = threading.Lock()
