@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.outcomes import APPLICATION_DELETED, DISCONNECTED
@@ -121,6 +121,8 @@ async def seed_activity(
             new_apps[application.app] = app_id
             info.connections += connected
     info.applications = len(new_apps)
+    if "ocr-ventes" in new_apps and "ocr-achats" in firm.apps:
+        await _purchases_off_sales(hub, firm.firm.id)
     if new_apps:
         since = now - timedelta(days=CONNECTED_DAYS_AGO)
         await _backdate(hub, firm.firm.id, list(new_apps.values()), since)
@@ -133,6 +135,26 @@ async def seed_activity(
             at = now - timedelta(days=application.deleted_days_ago)
             await _delete(hub, firm, new_apps[application.app], at)
     return info
+
+
+async def _purchases_off_sales(hub: Hub, firm_id: int) -> None:
+    """Demos seeded before the sales OCR existed had the purchases OCR on the Ventes folders
+    too; the sales OCR, added now, takes them. Done once, when the sales OCR comes: a person who
+    connects the purchases OCR to Ventes later on keeps it there."""
+    async with hub.sessions() as session, session.begin():
+        wrong = (
+            select(ConnectionFolder.id)
+            .join(Connection, Connection.id == ConnectionFolder.connection_id)
+            .join(FirmApplication, FirmApplication.id == Connection.firm_application_id)
+            .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
+            .join(Folder, Folder.id == ConnectionFolder.folder_id)
+            .where(
+                FirmApplication.firm_id == firm_id,
+                CatalogApp.slug == "ocr-achats",
+                or_(Folder.path == "Ventes", Folder.path.startswith("Ventes/")),
+            )
+        )
+        await session.execute(delete(ConnectionFolder).where(ConnectionFolder.id.in_(wrong)))
 
 
 async def point_at_partner(hub: Hub, url: str) -> int:

@@ -40,6 +40,7 @@ SANDBOX_KEY_ID = "sandbox-key-id"
 SANDBOX_SECRET = "sandbox-secret"
 # A file name with this word in it is answered "unreadable" in the demo: a refusal one can try.
 UNREADABLE_WORD = "illisible"
+EARLIER_DEMO_SECRET = "demo-secret-never-sent"
 
 T = TypeVar("T")
 
@@ -309,7 +310,10 @@ class DemoPartner(PartnerStandIn):
     reference_prefix = "DEMO"
 
     def __init__(self, credentials: Iterable[tuple[str, str]]) -> None:
-        super().__init__(credentials=credentials, unreadable_word=UNREADABLE_WORD)
+        pairs = list(credentials)
+        # Demos seeded before the stand-in stored this secret with the same key ids.
+        earlier = [(key_id, EARLIER_DEMO_SECRET) for key_id, _ in pairs]
+        super().__init__(credentials=pairs + earlier, unreadable_word=UNREADABLE_WORD)
 
 
 def listening_socket(host: str = "127.0.0.1") -> socket.socket:
