@@ -15,7 +15,7 @@ from bot.cards.base import Card
 from bot.turn import Turn
 from hub.dashboards import FailureFilters, FailurePage, failures
 from hub.errors import InvalidInput, NotFound
-from hub.history import dossier_status, find_documents, retry_deliveries
+from hub.history import dossier_status, example_dossier, find_documents, retry_deliveries
 from hub.i18n import Translator
 from hub.identity import Actor
 from hub.services import Hub
@@ -149,7 +149,8 @@ async def status_command(turn: Turn) -> None:
             history_cards.usage_card(
                 turn.t,
                 "status",
-                history_cards.STATUS_EXAMPLE,
+                # One of the person's own dossiers: an example that answers.
+                await example_dossier(turn.hub, turn.actor),
                 turn.word("status"),
             )
         )

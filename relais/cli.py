@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -47,12 +47,22 @@ def _upgrade(settings: Settings) -> str:
     return head_revision()
 
 
-def _serve(settings: Settings, *, banner: str = "", worker: bool = True) -> None:
+def _serve(
+    settings: Settings,
+    *,
+    banner: str = "",
+    worker: bool = True,
+    beside: Callable[[web.Application], AsyncIterator[None]] | None = None,
+) -> None:
+    """Serve Relais; ``beside`` (a cleanup context) runs something else in the same loop for as
+    long as it serves: the demo's partner stand-in."""
     from relais.app import build_app
 
     settings.check_for_serving()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(settings, worker=worker)
+    if beside is not None:
+        app.cleanup_ctx.append(beside)
     address = f"http://{settings.host}:{settings.port}"
     print(banner or f"Relais is serving on {address} (panel: {address}/admin/)", flush=True)
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
@@ -148,13 +158,30 @@ def cmd_keys_rotate(args: argparse.Namespace) -> None:
     )
 
 
+def _demo_settings(args: argparse.Namespace) -> Settings:
+    """Demo mode, on the address and port asked for; links in cards and pages follow that
+    address unless RELAIS_BASE_URL says otherwise."""
+    settings = _settings(demo=True, **_host_port(args))
+    if "base_url" in settings.model_fields_set:
+        return settings
+    host = "localhost" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return settings.model_copy(update={"base_url": f"http://{host}:{settings.port}"})
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from relais.demo import DemoInfo, seed, seed_activity
+    from relais.demo.activity import point_at_partner
+    from relais.demo.dataset import APPLICATIONS
+    from relais.demo.partner import DemoPartner, address_of, listening_socket, serving
     from relais.services import build_services
     from storage.db import create_engine, session_factory
 
-    settings = _settings(demo=True, **_host_port(args))
+    settings = _demo_settings(args)
     _upgrade(settings)
+    # The partner stand-in's port is chosen now, so its address can be stored before serving.
+    sock = listening_socket()
+    partner_url = address_of(sock)
+    stand_in = DemoPartner((a.api_key_id, a.secret) for a in APPLICATIONS if a.by_api)
 
     async def run() -> tuple[DemoInfo, list[str]]:
         engine = create_engine(settings.database_url)
@@ -162,11 +189,20 @@ def cmd_demo(args: argparse.Namespace) -> None:
         try:
             info = await seed(hub.sessions)
             # A month of documents and deliveries, so History and the dashboards show something.
-            codes = [] if args.no_activity else (await seed_activity(hub)).dossiers
+            codes = (
+                []
+                if args.no_activity
+                else (await seed_activity(hub, partner_url=partner_url)).dossiers
+            )
+            await point_at_partner(hub, partner_url)
             return info, codes
         finally:
             await hub.aclose()
             await engine.dispose()
+
+    async def beside(app: web.Application) -> AsyncIterator[None]:
+        async with serving(stand_in, sock):
+            yield
 
     info, codes = asyncio.run(run())
     address = f"http://{settings.host}:{settings.port}"
@@ -175,7 +211,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
         f"Relais demo — {info.firm_name}",
         f"  Panel:          {address}/admin/   (sign in as any demo person, no password)",
         f"  Bot endpoint:   {address}/api/messages   (authentication OFF: demo only)",
+        f"  Links in cards: {settings.base_url}",
         f"  Database:       {_safe_url(settings.database_url)}",
+        f"  Partner stand-in (demo only): {partner_url}   the OCR applications deliver there; "
+        'it takes documents with a reference, and refuses a file named with "illisible"',
         f"  Tenant id:      {info.tenant_id}",
         "  People (Entra object ids):",
     ]
@@ -190,7 +229,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
             f'  Then try "historique facture", "échecs" or "statut {codes[0]}" '
             '(in English: "history releve", "failures"): a month of documents is there.'
         )
-    _serve(settings, banner="\n".join(lines) + "\n")
+    _serve(settings, banner="\n".join(lines) + "\n", beside=beside)
 
 
 def cmd_import(args: argparse.Namespace) -> None:

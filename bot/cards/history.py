@@ -18,7 +18,6 @@ from hub.i18n import Translator
 
 MORE = "history.more"
 HISTORY_EXAMPLE = "facture"
-STATUS_EXAMPLE = "DUP001"
 # Versions shown per document: older ones are rare and live in the panel's History drawer.
 VERSIONS_SHOWN = 3
 
@@ -27,9 +26,13 @@ def section(text: str) -> dict[str, Any]:
     return {**heading(text), "size": "Medium", "spacing": "Large"}
 
 
-def usage_card(t: Translator, area: str, example: str, word: str) -> Card:
+def usage_card(t: Translator, area: str, example: str | None, word: str) -> Card:
     """What to type after the command (``area`` is ``history`` or ``status``), with a button that
-    types the example."""
+    types the example (none when there is nothing to give as one)."""
+    if not example:
+        return card(
+            title(t(f"{area}.usage.title")), paragraph(t(f"{area}.usage.body")), lang=t.lang
+        )
     return card(
         title(t(f"{area}.usage.title")),
         paragraph(t(f"{area}.usage.body")),

@@ -16,6 +16,7 @@ from hub.history.dossier import (
     DossierStatus,
     RecentDelivery,
     dossier_status,
+    example_dossier,
 )
 from hub.history.retry import MAX_RETRY, RetryResult, retry, retry_deliveries
 from hub.history.search import (
@@ -42,6 +43,7 @@ __all__ = [
     "VersionSummary",
     "document_history",
     "dossier_status",
+    "example_dossier",
     "find_documents",
     "retry",
     "retry_deliveries",

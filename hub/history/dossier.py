@@ -163,3 +163,21 @@ async def dossier_status(
             for d, document_id, name, number, label in recent
         ],
     )
+
+
+async def example_dossier(hub: Hub, actor: Actor) -> str | None:
+    """One of the person's own dossiers worth asking ``status`` about (an active one, connected
+    to an application when there is one), for the command's example; None when they see none."""
+    connected = (
+        select(Connection.id)
+        .where(Connection.firm_id == actor.firm_id, Connection.dossier_id == Dossier.id)
+        .exists()
+    )
+    async with hub.sessions() as session:
+        code = await session.scalar(
+            select(Dossier.code)
+            .where(visible_dossiers(actor), Dossier.status == "active")
+            .order_by(connected.desc(), Dossier.code)
+            .limit(1)
+        )
+    return code

@@ -1,13 +1,18 @@
 """What the demo firm looks like after a month of use.
 
-Two partner applications connected to a few dossiers of each person's portfolio, ~40 documents
-received over the last 30 days, their deliveries in the states the worker leaves them in. Without
-it, History, the bot's ``historique``/``échecs`` and the dashboards of a fresh demo are empty.
+Its partner applications connected to a few dossiers of each person's portfolio (the purchases
+OCR on Achats, the sales OCR on Ventes, expense receipts by email on Notes de frais), the
+applications a contact can be offered (Start, Co-production…), ~45 documents received over the
+last 30 days, and their deliveries in the states the worker leaves them in: sent with the
+application's reference, waiting for a retry, and failed for each reason of
+:mod:`connectors.outcomes` — one application was even deleted since, as the panel does it.
+Without it, History, the bot's ``historique``/``échecs`` and the dashboards of a fresh demo are
+empty.
 
-The OCR application's address ends in ``.invalid``, which never resolves (RFC 2606): the pending
-deliveries fail fast, and the worker gives up after its bounded attempts, without ever reaching
-anybody. Connections predate the documents they carry (a delivery only goes to an earlier
-connection).
+The API applications deliver to the demo's partner stand-in (:mod:`relais.demo.partner`): its
+address changes at every start (a free port), so ``relais demo`` stores it again
+(:func:`point_at_partner`). Connections predate the documents they carry (a delivery only goes
+to an earlier connection).
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.outcomes import APPLICATION_DELETED, DISCONNECTED
 from hub import connections
-from hub.applications import Definition, add_application
+from hub.applications import Definition, add_application, delete_application
 from hub.connections import Entry
 from hub.documents import receive_document
 from hub.identity import Actor, staff_actor
@@ -83,6 +89,11 @@ class _Firm:
     masters: dict[int, Actor]  # staff id → actor
     guests: dict[int, Actor]  # dossier id → its first guest contact
     existing: set[tuple[int, int, str]]  # (dossier id, folder id, name) of the documents
+    deleted: set[str]  # the catalog slugs of the applications the firm deleted
+
+    def has(self, slug: str) -> bool:
+        """Added already (and maybe deleted since, as the seed does with one)."""
+        return slug in self.apps or slug in self.deleted
 
 
 @dataclass(frozen=True, order=True)
@@ -93,27 +104,103 @@ class _Arrival:
     outcome: str
 
 
-async def seed_activity(hub: Hub, now: datetime | None = None) -> ActivityInfo:
+async def seed_activity(
+    hub: Hub, now: datetime | None = None, partner_url: str | None = None
+) -> ActivityInfo:
     """Add the demo firm's applications, connections, documents and deliveries (after
-    :func:`relais.demo.seed`). Idempotent: an application already on the firm keeps its
-    connections as they are, a document already in its folder is left alone."""
+    :func:`relais.demo.seed`); the API applications' URL is ``partner_url`` (the stand-in's)
+    when given. Idempotent: an application already on the firm (or deleted by the seed before)
+    keeps its connections as they are, a document already in its folder is left alone."""
     now = now or datetime.now(UTC)
     firm = await _read_firm(hub)
     info = ActivityInfo(dossiers=[d.code for d in firm.chosen])
-    new_apps: list[int] = []
+    new_apps: dict[str, int] = {}
     for application in APPLICATIONS:
-        if application.app not in firm.apps:
-            app_id, connected = await _add_application(hub, firm, application)
-            new_apps.append(app_id)
+        if not firm.has(application.app):
+            app_id, connected = await _add_application(hub, firm, application, partner_url)
+            new_apps[application.app] = app_id
             info.connections += connected
     info.applications = len(new_apps)
+    if "ocr-ventes" in new_apps and "ocr-achats" in firm.apps:
+        await _purchases_off_sales(hub, firm.firm.id)
     if new_apps:
-        await _backdate(hub, firm.firm.id, new_apps, now - timedelta(days=CONNECTED_DAYS_AGO))
+        since = now - timedelta(days=CONNECTED_DAYS_AGO)
+        await _backdate(hub, firm.firm.id, list(new_apps.values()), since)
     # Received in time order, as they would have been: History lists the newest first by the
     # order things were stored.
     for arrival in sorted(_arrivals(firm, now, info)):
         await _receive(hub, firm, arrival, now, info)
+    for application in APPLICATIONS:
+        if application.deleted_days_ago and application.app in new_apps:
+            at = now - timedelta(days=application.deleted_days_ago)
+            await _delete(hub, firm, new_apps[application.app], at)
     return info
+
+
+async def _purchases_off_sales(hub: Hub, firm_id: int) -> None:
+    """Demos seeded before the sales OCR existed had the purchases OCR on the Ventes folders
+    too; the sales OCR, added now, takes them. Done once, when the sales OCR comes: a person who
+    connects the purchases OCR to Ventes later on keeps it there."""
+    async with hub.sessions() as session, session.begin():
+        wrong = (
+            select(ConnectionFolder.id)
+            .join(Connection, Connection.id == ConnectionFolder.connection_id)
+            .join(FirmApplication, FirmApplication.id == Connection.firm_application_id)
+            .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
+            .join(Folder, Folder.id == ConnectionFolder.folder_id)
+            .where(
+                FirmApplication.firm_id == firm_id,
+                CatalogApp.slug == "ocr-achats",
+                or_(Folder.path == "Ventes", Folder.path.startswith("Ventes/")),
+            )
+        )
+        await session.execute(delete(ConnectionFolder).where(ConnectionFolder.id.in_(wrong)))
+
+
+async def point_at_partner(hub: Hub, url: str) -> int:
+    """The demo firm's API applications deliver to ``url`` (the partner stand-in's address,
+    new at every start); returns how many were pointed there. A visitor's own applications, at
+    addresses of their choosing, are left alone."""
+    slugs = [a.app for a in APPLICATIONS if a.by_api]
+    async with hub.sessions() as session, session.begin():
+        firm_id = await session.scalar(select(Firm.id).where(Firm.tenant_id == DEMO_TENANT_ID))
+        apps = list(
+            await session.scalars(
+                select(FirmApplication)
+                .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
+                .where(FirmApplication.firm_id == firm_id, CatalogApp.slug.in_(slugs))
+            )
+        )
+        for app in apps:
+            app.api_url = url
+    return len(apps)
+
+
+async def _delete(hub: Hub, firm: _Firm, app_id: int, at: datetime) -> None:
+    """Delete the application as an administrator does in the panel (its waiting deliveries
+    end failed, "application deleted"), ``at`` that time."""
+    async with hub.sessions() as session:
+        waiting = list(
+            await session.scalars(
+                select(Delivery.id)
+                .join(Connection, Connection.id == Delivery.connection_id)
+                .where(Connection.firm_application_id == app_id, Delivery.status == "pending")
+            )
+        )
+    await delete_application(hub, firm.admin, app_id)
+    async with hub.sessions() as session, session.begin():
+        await session.execute(
+            update(AuditEvent)
+            .where(
+                AuditEvent.firm_id == firm.firm.id,
+                AuditEvent.action == "application.deleted",
+                AuditEvent.target_id == str(app_id),
+            )
+            .values(at=at)
+        )
+        await session.execute(
+            update(Delivery).where(Delivery.id.in_(waiting)).values(notified_at=at)
+        )
 
 
 async def _read_firm(hub: Hub) -> _Firm:
@@ -153,6 +240,7 @@ async def _read_firm(hub: Hub) -> _Firm:
                 )
             ),
             masters={u.id: staff_actor(firm, u) for u in staff.values()},
+            deleted=await _deleted_apps(session, firm.id),
             guests=await _guests(session, firm),
             existing=set(
                 (dossier_id, folder_id, name)
@@ -163,6 +251,15 @@ async def _read_firm(hub: Hub) -> _Firm:
                 )
             ),
         )
+
+
+async def _deleted_apps(session: AsyncSession, firm_id: int) -> set[str]:
+    events = await session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.firm_id == firm_id, AuditEvent.action == "application.deleted"
+        )
+    )
+    return {str((e.details or {}).get("app", "")) for e in events}
 
 
 async def _guests(session: AsyncSession, firm: Firm) -> dict[int, Actor]:
@@ -186,7 +283,9 @@ async def _guests(session: AsyncSession, firm: Firm) -> dict[int, Actor]:
     return guests
 
 
-async def _add_application(hub: Hub, firm: _Firm, application: DemoApplication) -> tuple[int, int]:
+async def _add_application(
+    hub: Hub, firm: _Firm, application: DemoApplication, partner_url: str | None
+) -> tuple[int, int]:
     """Add ``application`` as the administrator would in the wizard, and connect its dossiers to
     its folders; returns its id and how many dossiers got connected."""
     sic_codes = firm.firm.sic_codes
@@ -197,8 +296,9 @@ async def _add_application(hub: Hub, firm: _Firm, application: DemoApplication) 
             app=application.app,
             api_key_id=application.api_key_id,
             secret=application.secret,
-            api_url=application.api_url,
+            api_url=(partner_url or application.api_url) if application.by_api else "",
             sic_code=sic_codes[0] if application.firm_sic_code and sic_codes else "",
+            partner_email=application.partner_email,
         ),
     )
     start, step = application.serial
@@ -312,6 +412,8 @@ async def _settle(
                 tries = _sent(delivery, connection, app, moment, arrival.at, rng)
             elif outcome == "pending":
                 tries = _pending(delivery, moment, now, rng)
+            elif outcome == APPLICATION_DELETED:
+                tries = _waiting(delivery, moment)
             else:
                 tries = _failed(delivery, connection, app, version, outcome, moment)
             delivery.attempts = len(tries)
@@ -367,7 +469,8 @@ def _sent(
         tries.append((moment, "fault", "HTTP 503 Service Unavailable"))
         moment += timedelta(seconds=rng.randint(3, 30))
     if app.connection == "api":
-        reference = f"OCR-{at:%Y%m}-{rng.randint(10000, 99999)}"
+        # As the partner stand-in makes them (relais.demo.partner).
+        reference = f"DEMO-{rng.getrandbits(48):012x}"
         detail = f'HTTP 201 {{"reference": "{reference}", "status": "queued"}}'
     else:
         reference = f"<{delivery.idempotency_key}@relais.{FIRM.domain}>"
@@ -392,6 +495,14 @@ def _pending(delivery: Delivery, moment: datetime, now: datetime, rng: random.Ra
     return tries
 
 
+def _waiting(delivery: Delivery, moment: datetime) -> _Tries:
+    """One passing fault, the retry due later; the application is deleted meanwhile, which
+    ends the delivery failed (:func:`_delete`)."""
+    delivery.status = "pending"
+    delivery.next_attempt_at = moment + timedelta(hours=1)
+    return [(moment, "fault", "421 4.3.2 Service not available, closing transmission channel")]
+
+
 def _failed(
     delivery: Delivery,
     connection: Connection,
@@ -414,6 +525,9 @@ def _failed(
         detail = f"{version.content_type}; {app.label} accepts {accepted}"
         tries.append((moment, "refused", f"format_refused: {detail}"))
     else:
+        if reason == DISCONNECTED:
+            # Switched off before the send: the dossier's status shows it off since.
+            connection.active = False
         answer = ANSWERS[reason]
         text = answer.api if app.connection == "api" else answer.mail
         detail = text.format(code=connection.dossier_code_at_app, email=connection.collection_email)

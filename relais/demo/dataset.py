@@ -67,17 +67,28 @@ class DemoApplication:
     """A partner application the demo firm added, and the dossiers it is connected to."""
 
     app: str  # catalog slug
-    folders: tuple[str, ...]  # connected folders, the first one chosen in the wizard's step 1
+    # Connected folders, the first one chosen in the wizard's step 1; none for the applications
+    # offered to contacts (Start, Co-production…), which ``proposer`` offers dossier by dossier.
+    folders: tuple[str, ...] = ()
     # Which of each person's chosen dossiers are connected (0 … dossiers_per_person - 1).
-    slots: tuple[int, ...]
+    slots: tuple[int, ...] = ()
     # The dossier's code at the application or its collection address, formatted with ``code``
     # (the dossier's, lower case), ``domain`` (the firm's) and ``serial`` (see ``serial``).
-    value: str
+    value: str = ""
     api_key_id: str = ""
     secret: str = ""
     api_url: str = ""
+    partner_email: str = ""  # the application's own address, when the wizard asks for it
     firm_sic_code: bool = False  # the firm's first SIC code on the application
     serial: tuple[int, int] = (0, 1)  # start, step: serial = start + step × the dossier's index
+    # Deleted from the firm this many days ago, after its documents came (0: kept): what leaves
+    # deliveries failed "application deleted" in History.
+    deleted_days_ago: int = 0
+
+    @property
+    def by_api(self) -> bool:
+        """Delivered over HTTP: to the partner stand-in, in the demo."""
+        return bool(self.api_url)
 
 
 @dataclass(frozen=True)
@@ -147,8 +158,8 @@ def _applications() -> tuple[int, int, tuple[DemoApplication, ...]]:
         DemoApplication(
             **{
                 **entry,
-                "folders": tuple(entry["folders"]),
-                "slots": tuple(entry["slots"]),
+                "folders": tuple(entry.get("folders", ())),
+                "slots": tuple(entry.get("slots", ())),
                 "serial": tuple(entry.get("serial", (0, 1))),
             }
         )

@@ -27,7 +27,7 @@ def test_the_demo_shows_a_month_of_documents(tmp_path: Path) -> None:
         sign_in(page, "Claire Durand", at=f"{demo.url}/admin/dashboard")
         expect(page.get_by_role("heading", level=1, name="Tableau de bord")).to_be_visible()
         rows = page.locator("table.failure-table tbody tr")
-        expect(rows).to_have_count(9)
+        expect(rows).to_have_count(13)
         # Every column, the failure's date last, without scrolling sideways.
         widths = page.evaluate(
             "() => { const t = document.querySelector('table.failure-table');"

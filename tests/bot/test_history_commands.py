@@ -458,7 +458,10 @@ async def test_status_in_english_for_a_contact_and_unknown_codes(
     assert texts_of(unknown)[0] == "Dossier inconnu"
     usage = await teams.say("status", user=JAMES, locale=EN)
     assert texts_of(usage)[0] == "Which dossier?"
-    assert usage["actions"][0]["data"]["msteams"]["value"] == "status DUP001"
+    # The example is one of James's own dossiers (the connected one), not a made-up code.
+    assert usage["actions"][0]["data"]["msteams"]["value"] == f"status {scene.james_code}"
+    tried = await teams.say(usage["actions"][0]["data"]["msteams"]["value"], user=JAMES, locale=EN)
+    assert texts_of(tried)[0] != "Unknown dossier"
 
 
 # --------------------------------------------------------------------------- outside text
