@@ -27,7 +27,7 @@ from admin import (
 )
 from admin.entra import EntraSignIn
 from admin.keys import ENTRA, HUB, TEMPLATES
-from admin.middlewares import csrf, errors, signed_in
+from admin.middlewares import csrf, errors, plain_text, signed_in
 from admin.render import environment
 from admin.security import cookie_storage
 from hub.services import Hub
@@ -38,7 +38,13 @@ __all__ = ["create_app"]
 def create_app(hub: Hub) -> web.Application:
     settings = hub.settings
     app = web.Application(
-        middlewares=[session_middleware(cookie_storage(settings)), errors, csrf, signed_in]
+        middlewares=[
+            session_middleware(cookie_storage(settings)),
+            errors,
+            csrf,
+            signed_in,
+            plain_text,
+        ]
     )
     app[HUB] = hub
     app[TEMPLATES] = environment()
