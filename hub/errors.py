@@ -190,7 +190,10 @@ def refuse_control_characters(field: str, value: str) -> None:
     if has_control_character(value):
         shown = _CONTROL.sub("", field)[:80] or "?"
         raise ControlCharacter(
-            f"control character in {shown!r}", field=shown, key="error.control_character", label=shown
+            f"control character in {shown!r}",
+            field=shown,
+            key="error.control_character",
+            label=shown,
         )
 
 
