@@ -44,10 +44,15 @@ def _panel(client: Client) -> web.Application:
     raise AssertionError("no /admin sub-application")
 
 
+# Microsoft sign-in is not configured in these tests: a 503 page by design, NUL or not; signing
+# out would end the visit (every later form a 403).
+UNCONFIGURED = {"login_microsoft", "logout"}
+
+
 def _routes(client: Client, method: str) -> Iterator[web.AbstractResource]:
     for route in _panel(client).router.routes():
         if route.method == method and route.resource is not None:
-            if route.resource.canonical.startswith("/static"):
+            if route.resource.name in UNCONFIGURED or route.resource.canonical.endswith("/static"):
                 continue
             yield route.resource
 
@@ -57,13 +62,14 @@ def _url(resource: web.AbstractResource, value: str) -> str:
     route wants digits, so that a NUL in the path reaches a string parameter)."""
     info = resource.get_info()
     if "formatter" not in info:
-        return "/admin" + resource.canonical
+        return resource.canonical
     params = {}
     for name, pattern in re.findall(r"\{(\w+)(?::([^}]+))?\}", info["formatter"] + ""):
         params[name] = "1" if pattern == r"\d+" else value
     for name, pattern in re.findall(r"\(\?P<(\w+)>([^)]+)\)", info["pattern"].pattern):
         params[name] = "1" if pattern == r"\d+" else value
-    return "/admin" + str(resource.url_for(**params))
+    # The sub-application's resources already carry its /admin prefix.
+    return str(resource.url_for(**params))
 
 
 BOUNDARY = "nul-boundary-0412"
@@ -97,7 +103,7 @@ async def test_no_panel_route_answers_5xx_to_a_nul_in_its_path_or_query(
 ) -> None:
     await sign_in_demo(client)
     query = {name: NUL for name in _names()}
-    visited = 0
+    visited = refused = 0
     for resource in _routes(client, "GET"):
         for url, params in ((_url(resource, NUL), None), (_url(resource, "DOS001"), query)):
             response = await client.get(url, params=params, allow_redirects=False)
@@ -106,7 +112,8 @@ async def test_no_panel_route_answers_5xx_to_a_nul_in_its_path_or_query(
         # The query refusal names the parameter, for every route that exists.
         if response.status != 404:
             assert response.status == 400, f"GET {url}: {response.status}"
-    assert visited > 60
+            refused += 1
+    assert visited > 60 and refused > 25
     # Still signed in and the panel still works: nothing was half-done.
     home = await client.get("/admin/")
     assert home.status == 200
@@ -119,7 +126,7 @@ async def test_no_panel_form_answers_5xx_to_a_nul_in_a_field_or_file_name(
     token = csrf_of(page)
     async with sessions() as session:
         folders_before = await session.scalar(select(func.count()).select_from(Folder))
-    posted = 0
+    posted = refused = 0
     for resource in _routes(client, "POST"):
         url = _url(resource, "DOS001")
         for name in _names():
@@ -130,6 +137,10 @@ async def test_no_panel_form_answers_5xx_to_a_nul_in_a_field_or_file_name(
             posted += 1
             if response.status == 400:
                 assert _names_field(visible(await response.text()), name), f"POST {url} {name}"
+                refused += 1
+            else:
+                # Accepted (signed in again, language changed…): start again from a fresh page.
+                token = csrf_of(await sign_in_demo(client))
         response = await client.post(
             url,
             data=_files_form(token),
@@ -137,7 +148,7 @@ async def test_no_panel_form_answers_5xx_to_a_nul_in_a_field_or_file_name(
             allow_redirects=False,
         )
         _assert_answered(response.status, await response.text(), f"POST {url} (files)")
-    assert posted > 100
+    assert posted > 100 and refused > 100
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Folder)) == folders_before
 

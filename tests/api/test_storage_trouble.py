@@ -117,7 +117,7 @@ async def test_healthz_names_the_database_when_it_does_not_answer(
 
     # The database goes away under a running server.
     await app[ENGINE].dispose()
-    app[ENGINE].pool._creator = _refuse  # type: ignore[attr-defined]
+    app[ENGINE].pool._creator = _refuse
     response = await client.get("/healthz")
     assert response.status == 503
     body = await response.json()
