@@ -242,7 +242,11 @@ STORAGE_ERRNOS = frozenset(
 def storage_unavailable(error: OSError) -> StorageUnavailable:
     """The hub's error for a failed write in the document folder (the path stays in the log)."""
     reason = error.strerror or type(error).__name__
-    return StorageUnavailable(f"document folder not writable: {error}", reason=reason)
+    where = f" at {error.filename}" if error.filename else ""
+    return StorageUnavailable(
+        f"the document folder cannot be written ({reason}{where}); nothing was stored",
+        reason=reason,
+    )
 
 
 def unavailable(error: BaseException) -> Unavailable | None:

@@ -165,3 +165,19 @@ async def test_tabs_and_line_breaks_are_still_accepted(client: Client) -> None:
     await sign_in_demo(client)
     response = await client.get("/admin/dossiers", params={"q": "Dur\tand\r\n"})
     assert response.status == 200
+
+
+async def test_a_malformed_form_body_is_a_400_page_not_a_server_error(client: Client) -> None:
+    page = await sign_in_demo(client)
+    for content_type, body in (
+        ("multipart/form-data", b"--x\r\n\r\n"),  # no boundary
+        (f"multipart/form-data; boundary={BOUNDARY}", b"not multipart at all\r\n"),
+        (f"multipart/form-data; boundary={BOUNDARY}", _files_form(csrf_of(page))[:-30]),
+    ):
+        response = await client.post(
+            "/admin/folders",
+            data=body,
+            headers={"Content-Type": content_type, "X-CSRF-Token": csrf_of(page)},
+        )
+        assert response.status == 400, content_type
+        assert "Traceback" not in await response.text()

@@ -394,7 +394,7 @@ async def test_a_document_folder_that_cannot_be_written_stores_nothing(
     with pytest.raises(StorageUnavailable) as caught:
         await receive_document(hub, admin, code, "Achats", "f.pdf", pdf("1"), "cli")
     assert caught.value.status == 503 and caught.value.retry_after > 0
-    assert "document folder not writable" in str(caught.value)
+    assert "the document folder cannot be written (Not a directory" in str(caught.value)
     async with sessions() as session:
         assert (await session.scalars(select(DocumentVersion))).all() == []
         assert (await session.scalars(select(Document))).all() == []
