@@ -30,7 +30,7 @@ from admin import (
 )
 from admin.entra import EntraSignIn
 from admin.keys import CLOCK, ENTRA, HUB, TEMPLATES
-from admin.middlewares import csrf, errors, signed_in
+from admin.middlewares import csrf, errors, plain_text, signed_in
 from admin.render import environment
 from admin.security import cookie_storage
 from hub.services import Hub
@@ -46,7 +46,13 @@ def create_app(hub: Hub, *, now: Callable[[], datetime] | None = None) -> web.Ap
     """The panel on ``hub``'s services; ``now`` is its clock (tests pass one they can move)."""
     settings = hub.settings
     app = web.Application(
-        middlewares=[session_middleware(cookie_storage(settings)), errors, csrf, signed_in]
+        middlewares=[
+            session_middleware(cookie_storage(settings)),
+            errors,
+            csrf,
+            signed_in,
+            plain_text,
+        ]
     )
     app[HUB] = hub
     app[CLOCK] = now or _utc_now

@@ -1,15 +1,21 @@
-"""The panel's middlewares, outermost first: errors → CSRF → sign-in.
+"""The panel's middlewares, outermost first: errors → CSRF → sign-in → plain text.
 
 ``errors`` is the one place where anything a handler raises becomes a page: a
-:class:`hub.errors.RelaisError` is translated by its key, an HTTP error gets its page, anything
-else is logged with its traceback and shown as a generic apology (never a stack trace).
+:class:`hub.errors.RelaisError` is translated by its key (a database locked past its busy timeout
+or a document folder that cannot be written is such an error, 503 with ``Retry-After``), an HTTP
+error gets its page, anything else is logged with its traceback and shown as a generic apology
+(never a stack trace). ``plain_text`` is the one place where what a person typed (the path, the
+query string, every form field and file name) is refused when it holds an invisible control
+character, naming the field.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
 from aiohttp_session import Session, get_session
 
@@ -24,7 +30,7 @@ from admin.security import (
     forget,
     request_language,
 )
-from hub.errors import NotRecognised, RelaisError
+from hub.errors import NotRecognised, RelaisError, refuse_control_characters, unavailable
 from hub.i18n import Translator
 from hub.team import EXPIRED, resume_panel_session
 
@@ -45,6 +51,10 @@ PUBLIC_ROUTES = frozenset(
     }
 )
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+# What aiohttp's form parser raises on a body that is not what its headers say (no boundary,
+# cut short, broken part headers, unknown charset): the browser's or the script's fault.
+_MALFORMED = (ValueError, LookupError, RuntimeError, AssertionError, HttpProcessingError)
 
 
 class CsrfRejected(Exception):
@@ -101,13 +111,31 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             request, exc.status, "not_recognised", request[TRANSLATOR](exc.key, **exc.params)
         )
     except RelaisError as exc:
-        if exc.status >= 500:
-            log.error("%s on %s: %s", type(exc).__name__, request.path, exc)
-        message = request[TRANSLATOR](exc.key, **exc.params)
-        return await _error_page(request, exc.status, _kind(exc.status), message)
-    except Exception:
+        return await _relais_page(request, exc)
+    except Exception as exc:
+        if (known := unavailable(exc)) is not None:
+            return await _relais_page(request, known)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return await _error_page(request, 500, "server")
+
+
+async def _relais_page(request: web.Request, exc: RelaisError) -> web.Response:
+    if exc.status >= 500:
+        log.error("%s on %s: %s", type(exc).__name__, request.path, exc)
+    message = request[TRANSLATOR](exc.key, **exc.params)
+    page = await _error_page(request, exc.status, _kind(exc.status), message)
+    if retry_after := getattr(exc, "retry_after", None):
+        page.headers["Retry-After"] = str(retry_after)
+    return page
+
+
+async def _form(request: web.Request) -> Any:
+    """The posted form (parsed once, aiohttp keeps it), a malformed body being a 400."""
+    try:
+        return await request.post()
+    except _MALFORMED as error:
+        log.info("malformed form on %s: %s", request.path, error)
+        raise web.HTTPBadRequest() from None
 
 
 @web.middleware
@@ -116,11 +144,8 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method in UNSAFE_METHODS and request.match_info.http_exception is None:
         session = await get_session(request)
         submitted = request.headers.get(CSRF_HEADER)
-        if submitted is None and request.content_type in (
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        ):
-            form = await request.post()
+        if submitted is None and request.content_type in FORM_TYPES:
+            form = await _form(request)
             value = form.get(CSRF_FIELD)
             submitted = value if isinstance(value, str) else None
         if not csrf_valid(session, submitted):
@@ -158,3 +183,19 @@ async def _load_actor(request: web.Request, session: Session) -> str | None:
         forget(session)
         return str(exc.params.get("reason", ""))
     return None
+
+
+@web.middleware
+async def plain_text(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse an invisible control character (NUL…) wherever a person's text comes in, before
+    a handler or the database sees it: a 400 page naming the field."""
+    for name, value in request.match_info.items():
+        refuse_control_characters(name, value)
+    for name, value in request.query.items():
+        refuse_control_characters(name, name)
+        refuse_control_characters(name, value)
+    if request.method in UNSAFE_METHODS and request.content_type in FORM_TYPES:
+        for name, value in (await _form(request)).items():
+            refuse_control_characters(name, name)
+            refuse_control_characters(name, value if isinstance(value, str) else value.filename)
+    return await handler(request)

@@ -14,11 +14,15 @@ Anything else that escapes is a bug: logged with its traceback, shown as a gener
     RelaisError                 (400) the base; a refusal worth telling the person
     ├── ConfigurationError      (500) settings missing or unsafe; the server refuses to start
     ├── DatabaseNotReady        (503) the database is not at the code's migration head
+    ├── Unavailable             (503, ``Retry-After``) a resource is there but cannot serve now
+    │   ├── StorageUnavailable  the document folder cannot be written (full, read-only…)
+    │   └── DatabaseBusy        SQLite stayed locked by another writer past the busy timeout
     ├── NotRecognised           (403; API 401) unknown tenant or person
     ├── PermissionDenied        (403) the actor may not do this
     ├── NotFound                (404) no such thing in the actor's firm (never says "other firm")
     ├── InvalidInput            (400; API 422) a field or file is wrong; ``field`` names it
-    │   └── ImportRejected      a file with bad lines; ``problems`` lists line and reason
+    │   ├── ImportRejected      a file with bad lines; ``problems`` lists line and reason
+    │   └── ControlCharacter    a value holds NUL or another invisible control character
     ├── Conflict                (409) the change clashes with the current state
     └── ExternalServiceError    (502) Graph, a partner API or SMTP refused or failed
         └── ConsentMissing      (409) the firm's tenant has not granted consent yet
@@ -26,7 +30,11 @@ Anything else that escapes is a bug: logged with its traceback, shown as a gener
 
 from __future__ import annotations
 
+import errno
+import re
 from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 
 class RelaisError(Exception):
@@ -158,3 +166,96 @@ class ConsentMissing(ExternalServiceError):
 
     key = "error.consent_missing"
     status = 409
+
+
+class ControlCharacter(InvalidInput):
+    """A value holds NUL or another C0 control character (tab, line feed and carriage return
+    excepted): PostgreSQL cannot store NUL in text, and none of them is visible to the person who
+    typed or pasted it. Refused at each face's boundary (:func:`refuse_control_characters`),
+    naming the field: panel, a 400 page; API, a 400 problem; imports, a bad line."""
+
+    key = "error.control_character"
+
+
+# C0 controls but tab, line feed and carriage return, which forms and CSV cells legitimately hold.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def has_control_character(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def refuse_control_characters(field: str, value: str) -> None:
+    """Raise :class:`ControlCharacter` naming ``field`` when ``value`` holds one."""
+    if has_control_character(value):
+        shown = _CONTROL.sub("", field)[:80] or "?"
+        raise ControlCharacter(
+            f"control character in {shown!r}",
+            field=shown,
+            key="error.control_character",
+            label=shown,
+        )
+
+
+class Unavailable(RelaisError):
+    """Something Relais needs is there but cannot serve right now; trying again later may work.
+    Nothing was changed. Panel: the 503 page; API: a 503 problem; both with ``Retry-After``
+    (``retry_after`` seconds); bot: a card; command line: the message."""
+
+    key = "error.unavailable"
+    status = 503
+    retry_after = 60
+
+
+class StorageUnavailable(Unavailable):
+    """The document folder (``RELAIS_DATA_DIR``) cannot be written: full, read-only, not
+    permitted, not a folder. Raised before any row is written, so no document exists without
+    its file (:func:`hub.documents.receive_document`); ``/healthz`` reports the same."""
+
+    key = "error.storage_unavailable"
+    retry_after = 300
+
+
+class DatabaseBusy(Unavailable):
+    """SQLite stayed locked by another writer past ``RELAIS_DATABASE_BUSY_TIMEOUT``; the change
+    was rolled back whole."""
+
+    key = "error.database_busy"
+    retry_after = 5
+
+
+# The OSError numbers that mean "the document folder cannot take files", not a bug of ours.
+STORAGE_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EDQUOT,
+        errno.ENOTDIR,
+        errno.EEXIST,
+        errno.EIO,
+    }
+)
+
+
+def storage_unavailable(error: OSError) -> StorageUnavailable:
+    """The hub's error for a failed write in the document folder (the path stays in the log)."""
+    reason = error.strerror or type(error).__name__
+    where = f" at {error.filename}" if error.filename else ""
+    return StorageUnavailable(
+        f"the document folder cannot be written ({reason}{where}); nothing was stored",
+        reason=reason,
+    )
+
+
+def unavailable(error: BaseException) -> Unavailable | None:
+    """The :class:`Unavailable` a low-level failure stands for, or ``None`` when it is a bug.
+    Each face's error place asks this before answering 500."""
+    if isinstance(error, Unavailable):
+        return error
+    if isinstance(error, OperationalError) and "database is locked" in str(error.orig):
+        return DatabaseBusy(f"database locked: {error.orig}")
+    if isinstance(error, OSError) and error.errno in STORAGE_ERRNOS:
+        return storage_unavailable(error)
+    return None

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     port: int = 3978
     demo: bool = False
     data_dir: Path = Path("data")
+    # SQLite only: how long a write waits for another writer before giving up (503, try again).
+    database_busy_timeout: float = Field(30.0, ge=0, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # -- Azure Bot registration (Bot Framework)

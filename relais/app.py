@@ -50,7 +50,7 @@ async def check_revision(engine: AsyncEngine) -> None:
 
 async def open_engine(settings: Settings) -> AsyncEngine:
     """The engine, once the database is known to be at the code's migration head."""
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
     try:
         await check_revision(engine)
     except DatabaseNotReady:
@@ -124,13 +124,42 @@ async def _worker(app: web.Application, config: WorkerConfig | None) -> AsyncIte
     await worker.stop()
 
 
-async def healthz(request: web.Request) -> web.Response:
+async def _database_problem(engine: AsyncEngine) -> str | None:
     try:
-        async with request.app[ENGINE].connect() as connection:
+        async with engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
-    except Exception:
-        log.exception("health check: database unreachable")
-        return web.json_response({"status": "error", "database": "unreachable"}, status=503)
+    except Exception as error:
+        log.error("health check: the database does not answer: %s", error)
+        return "the database does not answer"
+    return None
+
+
+async def _documents_problem(settings: Settings) -> str | None:
+    try:
+        await asyncio.to_thread(blob_store(settings).probe)
+    except OSError as error:
+        log.error("health check: the document folder cannot be written: %s", error)
+        return f"the document folder cannot be written ({error.strerror or type(error).__name__})"
+    return None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database answers and a file can be written where documents go; else 503
+    naming what failed, so a load balancer stops sending uploads to a server that would lose
+    them."""
+    checks = {
+        "database": await _database_problem(request.app[ENGINE]),
+        "documents": await _documents_problem(request.app[SETTINGS]),
+    }
+    problems = [
+        {"check": name, "detail": detail} for name, detail in checks.items() if detail is not None
+    ]
+    if problems:
+        return web.json_response(
+            {"status": "unavailable", "problems": problems},
+            status=503,
+            headers={"Retry-After": "30"},
+        )
     return web.json_response({"status": "ok", "database": "ok"})
 
 
@@ -173,7 +202,7 @@ def build_app(
     documents leave it off. ``now`` is the panel's clock (aware UTC; the real one by default),
     which its session timeouts read: tests move it instead of waiting."""
     app = web.Application(client_max_size=25 * 1024 * 1024)
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
     teams = bot.connect(settings)
     hub = build_services(settings, session_factory(engine), teams=teams.port)
     app[SETTINGS] = settings

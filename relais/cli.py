@@ -184,7 +184,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     stand_in = DemoPartner((a.api_key_id, a.secret) for a in APPLICATIONS if a.by_api)
 
     async def run() -> tuple[DemoInfo, list[str]]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
         hub = build_services(settings, session_factory(engine))
         try:
             info = await seed(hub.sessions)
@@ -246,7 +246,7 @@ def cmd_import(args: argparse.Namespace) -> None:
     settings = _settings()
 
     async def run() -> tuple[str, ImportReport]:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
         try:
             hub = build_services(settings, session_factory(engine))
             firm = await firm_for_command_line(hub, args.tenant)
@@ -285,7 +285,7 @@ def cmd_upload(args: argparse.Namespace) -> None:
     settings = _settings()
 
     async def run() -> int:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
         refused = 0
         try:
             hub = build_services(settings, session_factory(engine))

@@ -53,6 +53,19 @@ class BlobStore:
             raise
         return sha256, len(data)
 
+    def probe(self) -> None:
+        """Write, read back and delete a small file where documents go; raises ``OSError`` when
+        the folder cannot take files (full, read-only, not a folder), as a health check."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".probe-", dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(b"relais health probe\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        finally:
+            Path(name).unlink(missing_ok=True)
+
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 

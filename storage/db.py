@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import (
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, busy_timeout: float = 30.0, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         # One writer at a time is SQLite's rule; a generous busy timeout makes writers queue
-        # instead of failing with "database is locked".
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        # instead of failing with "database is locked" (past it, the faces answer 503).
+        kwargs.setdefault("connect_args", {"timeout": busy_timeout})
         engine = create_async_engine(url, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

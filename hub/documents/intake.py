@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.audit import record
 from hub.documents.content_type import detect_content_type
 from hub.documents.filenames import sanitise_filename
-from hub.errors import InvalidInput, NotFound, PermissionDenied
+from hub.errors import InvalidInput, NotFound, PermissionDenied, storage_unavailable
 from hub.identity import Actor
 from hub.rights import visible_dossiers
 from hub.services import Hub
@@ -88,9 +88,13 @@ async def receive_document(
         )
     dossier, folder = await _where(hub, actor, dossier_code, folder_path)
     content_type = detect_content_type(data)
-    # Outside the transaction: a file without a version is harmless (and reused by the next
-    # upload of the same bytes); a version without its file would not be.
-    sha256, size = await asyncio.to_thread(blob_store(hub.settings).put, data)
+    # Outside the transaction, and first: a file without a version is harmless (and reused by
+    # the next upload of the same bytes); a version without its file would not be. A folder that
+    # cannot take it (full, read-only) stops the intake here, before any row is written.
+    try:
+        sha256, size = await asyncio.to_thread(blob_store(hub.settings).put, data)
+    except OSError as error:
+        raise storage_unavailable(error) from error
     # Two uploads of the same new name at once race on the unique keys; the loser tries again
     # and becomes the next version (or the duplicate).
     for attempt in range(3):

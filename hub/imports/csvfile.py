@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from hub.errors import ImportRejected, InvalidInput
+from hub.errors import ImportRejected, InvalidInput, has_control_character
 
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 # Below SQLite's and asyncpg's bound-parameter limits, so an IN (...) never overflows.
@@ -120,5 +120,14 @@ def read(
         values = {
             column: (cells[i].strip() if i < len(cells) else "") for i, column in enumerate(columns)
         }
+        if hidden := [column for column, cell in values.items() if has_control_character(cell)]:
+            # NUL and its kind: invisible in Excel, and PostgreSQL cannot store NUL at all.
+            problems.add(
+                line,
+                f"an invisible control character in {hidden[0]}",
+                "control_character",
+                column=hidden[0],
+            )
+            continue
         rows.append((line, values))
     return rows

@@ -6,6 +6,7 @@ import io
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,12 +18,20 @@ from hub.documents import (
     receive_document,
     sanitise_filename,
 )
-from hub.errors import InvalidInput, NotFound, PermissionDenied
+from hub.errors import InvalidInput, NotFound, PermissionDenied, StorageUnavailable
 from hub.identity import Actor, staff_actor
 from hub.services import Hub
 from storage.blobs import BlobStore
 from storage.db import Sessions
-from storage.models import AuditEvent, ContactDossier, DocumentVersion, Dossier, Firm, StaffUser
+from storage.models import (
+    AuditEvent,
+    ContactDossier,
+    Document,
+    DocumentVersion,
+    Dossier,
+    Firm,
+    StaffUser,
+)
 from tests import scenes
 from tests.connectors.arrange import (
     PDF,
@@ -373,3 +382,19 @@ def test_the_blob_store_refuses_anything_but_a_digest(tmp_path: Path) -> None:
     store = BlobStore(tmp_path)
     with pytest.raises(ValueError):
         store.read("../../etc/passwd")
+
+
+async def test_a_document_folder_that_cannot_be_written_stores_nothing(
+    hub: Hub, settings: Any, admin: Actor, code: str, sessions: Sessions
+) -> None:
+    """The file is written first: when it cannot be, no document or version row exists without
+    it, and the error says the folder is the trouble (503, try again), not the request."""
+    settings.data_dir.parent.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.write_text("a file where the folder should be")
+    with pytest.raises(StorageUnavailable) as caught:
+        await receive_document(hub, admin, code, "Achats", "f.pdf", pdf("1"), "cli")
+    assert caught.value.status == 503 and caught.value.retry_after > 0
+    assert "the document folder cannot be written (Not a directory" in str(caught.value)
+    async with sessions() as session:
+        assert (await session.scalars(select(DocumentVersion))).all() == []
+        assert (await session.scalars(select(Document))).all() == []

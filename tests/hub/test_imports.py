@@ -483,3 +483,34 @@ def test_relais_import_command(
     with pytest.raises(SystemExit):
         main(["import", "dossiers", str(good), "--tenant", "no-such-tenant"])
     assert "no-such-tenant" in capsys.readouterr().err
+
+
+async def test_a_line_with_a_nul_or_another_control_character_is_a_bad_line(
+    hub: Any, sessions: Any, demo: Any
+) -> None:
+    """Invisible in Excel, and PostgreSQL cannot store NUL: the line is reported, not a crash."""
+    before = await count(sessions, Dossier, firm_id=demo.firm_id)
+    data = csv_bytes(
+        DOSSIERS_HEADER,
+        "OK001;Bonne ligne;active;;",
+        "NUL001;Cabinet\x00Dupont;active;;",  # line 3
+        "BEL001;Sonnerie\x07;active;;",  # line 4
+        "TAB001;Avec\ttabulation;active;;",  # a tab is fine
+    )
+    with pytest.raises(ImportRejected) as caught:
+        await import_dossiers(hub, await actor(sessions, demo), data)
+    assert problems_of(caught.value) == [(3, "control_character"), (4, "control_character")]
+    assert dict(caught.value.problems)[3].values == {"column": "name"}  # type: ignore[attr-defined]
+    assert await count(sessions, Dossier, firm_id=demo.firm_id) == before
+
+
+def test_relais_import_reports_a_line_with_a_nul(
+    tmp_path: Path, settings: Any, demo: Any, capsys: pytest.CaptureFixture[str], monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("RELAIS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("RELAIS_ENCRYPTION_KEY", "test-encryption-key")
+    path = tmp_path / "dossiers.csv"
+    path.write_bytes(csv_bytes("code;name", "NUL001;Cabinet\x00Dupont"))
+    with pytest.raises(SystemExit):
+        main(["import", "dossiers", str(path)])
+    assert "line 2: an invisible control character in name" in capsys.readouterr().err

@@ -74,3 +74,22 @@ async def test_upload_to_an_unknown_folder_or_dossier_says_so(
     done = _relais(settings, tmp_path, "upload", "NOPE", "Achats", "a.pdf")
     assert done.returncode == 1
     assert done.stdout.strip() == "a.pdf: refused: no dossier NOPE"
+
+
+async def test_upload_says_when_the_document_folder_cannot_be_written(
+    settings: Settings, sessions: Sessions, office: Office, tmp_path: Path
+) -> None:
+    (tmp_path / "facture.pdf").write_bytes(b"%PDF-1.4 facture\n")
+    # The data folder's path is a file: no write under it can succeed, even as root.
+    blocked = settings.model_copy(update={"data_dir": tmp_path / "data-is-a-file"})
+    blocked.data_dir.write_text("not a folder")
+    done = _relais(blocked, tmp_path, "upload", office.dossier.code, "Achats", "facture.pdf")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith(
+        "facture.pdf: refused: the document folder cannot be written (Not a directory at "
+    )
+    assert done.stdout.rstrip().endswith("nothing was stored")
+    assert "Traceback" not in done.stderr
+    async with sessions() as session:
+        assert (await session.scalars(select(DocumentVersion))).all() == []
+        assert (await session.scalars(select(Document))).all() == []
