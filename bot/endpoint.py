@@ -153,8 +153,8 @@ class _WithoutRequestText(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         if isinstance(error, HttpProcessingError):
-            record.msg = "%s: %s (%s), request refused"
             record.args = (record.getMessage(), type(error).__name__, error.code)
+            record.msg = "%s: %s (%s), request refused"
             record.exc_info, record.exc_text = None, None
         return True
 
