@@ -29,7 +29,7 @@ from bot.attachments import FileIntake
 from bot.auth import RelaisBotAuthentication, build_authentication
 from bot.cards import apology_card
 from bot.commands import default_commands
-from bot.handler import INVOKE_RESPONSE, RelaisBot, card_response
+from bot.handler import INVOKE_RESPONSE, UNREADABLE, RelaisBot, card_response
 from bot.notices import NoticeDispatcher
 from bot.proactive import ProactiveSender
 from bot.search import default_searches
@@ -138,6 +138,10 @@ MAX_ACTIVITY_DEPTH = 32
 # Where the SDK files a conversation's state: "<channel>/conversations/<id>" in 500 characters.
 MAX_CHANNEL_ID = 64
 MAX_CONVERSATION_ID = 400
+# The reply's URL holds the service URL, the conversation's id and the activity's, percent-encoded
+# (up to 12 bytes a character): together they stay under the 8 KiB a request line may have.
+MAX_SERVICE_URL = 512
+MAX_ID = 128
 PERSON_FIELDS = ("from", "recipient", "conversation")
 
 
@@ -204,6 +208,23 @@ def _text_field(body: dict[str, Any], key: str, limit: int) -> bool:
     return isinstance(value, str) and 0 < len(value) <= limit
 
 
+def _ids(body: dict[str, Any]) -> list[Any]:
+    """The ids a reply is addressed with, besides the conversation's (some end up in URLs)."""
+    people = [body.get(field) for field in ("from", "recipient")]
+    ids = [person.get("id") for person in people if isinstance(person, dict)]
+    return [body.get("id"), body.get("replyToId"), *ids]
+
+
+def _unaddressable(body: dict[str, Any]) -> bool:
+    ids = _ids(body)
+    if any(value is not None and not isinstance(value, str) for value in ids):
+        return True
+    if any(len(value) > MAX_ID for value in ids if isinstance(value, str)):
+        return True
+    texts = [*ids, body["serviceUrl"], body["conversation"]["id"]]
+    return any(isinstance(value, str) and UNREADABLE.search(value) for value in texts)
+
+
 def activity_problem(body: Any) -> str | None:
     """Why ``body`` is not an activity Relais can answer, or None. The SDK would turn most of
     these into a 500 (or, for a missing channel id, skip the endorsement check)."""
@@ -214,7 +235,7 @@ def activity_problem(body: Any) -> str | None:
     if not _text_field(body, "channelId", MAX_CHANNEL_ID):
         return "The activity names no channel (channelId)."
     url = body.get("serviceUrl")
-    if not _text_field(body, "serviceUrl", 2048) or not str(url).startswith(
+    if not _text_field(body, "serviceUrl", MAX_SERVICE_URL) or not str(url).startswith(
         ("https://", "http://")
     ):
         return "The activity has no serviceUrl to answer at."
@@ -222,6 +243,10 @@ def activity_problem(body: Any) -> str | None:
         return "The activity does not say who sends it, to whom, in which conversation."
     if not _text_field(body["conversation"], "id", MAX_CONVERSATION_ID):
         return "The activity's conversation has no usable id."
+    if _unaddressable(body):
+        # No reply could be addressed with these (control characters in the text itself are
+        # answered by the bot, with a card that says so).
+        return "The activity's ids are too long, not text, or hold control characters."
     if _depth(body) > MAX_ACTIVITY_DEPTH:
         return "The activity nests too deeply."
     return None

@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 PERSON_ACTIVITIES = {ActivityTypes.message, ActivityTypes.invoke, ActivityTypes.conversation_update}
 CARD_ACTION = "adaptiveCard/action"
 SEARCH = "application/search"
-# The one other invoke the SDK answers well (Azure Bot Service's probe); any other gets a 400.
-SDK_INVOKES = frozenset({"healthCheck"})
 ERROR_TYPE = "application/vnd.microsoft.error"
 # C0 controls but tab and line breaks, and lone surrogates: PostgreSQL refuses NUL in text and
 # JSON, neither database stores a lone surrogate, and no person types either in Teams.
@@ -206,8 +204,6 @@ class RelaisBot(TeamsActivityHandler):
             if action is None:
                 return invoke_error(400, "BadRequest", "The value is not an Action.Execute.")
             return card_response(await self._run_action(turn, action))
-        if activity.name in SDK_INVOKES:
-            return await super().on_invoke_activity(turn.context)
         return invoke_error(400, "NotSupported", "Relais does not answer this kind of invoke.")
 
     async def _run_action(self, turn: Turn, action: dict[str, Any]) -> dict[str, Any]:

@@ -351,3 +351,15 @@ async def test_control_characters_in_a_typeahead_find_nothing(
     assert response.status == 200
     assert (await response.json())["value"]["results"] == []
     assert await rows(sessions, ConversationRef) == 0
+
+
+@pytest.mark.parametrize("skip", [2**70, 1e308, "NaN", -5, None])
+async def test_a_typeahead_with_an_odd_page_is_answered(
+    skip: Any, demo_app: TestClient, fake_bot_connector: FakeBotConnector
+) -> None:
+    value = {"queryText": "", "queryOptions": {"skip": skip, "top": skip}, "dataset": "dossiers"}
+    response = await demo_app.post(
+        "/api/messages", json=invoke(fake_bot_connector, "application/search", value)
+    )
+    assert response.status == 200
+    assert isinstance((await response.json())["value"]["results"], list)
