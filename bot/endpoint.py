@@ -143,6 +143,13 @@ MAX_CONVERSATION_ID = 400
 MAX_SERVICE_URL = 512
 MAX_ID = 128
 PERSON_FIELDS = ("from", "recipient", "conversation")
+# The activity's lists of objects (attachments, entities, membersAdded...): the SDK reads a null
+# or a number among them as a missing object, which the handlers then trip over.
+OBJECT_LISTS = tuple(
+    field["key"]
+    for field in Activity._attribute_map.values()
+    if field["type"].startswith("[") and field["type"] != "[str]"
+)
 
 
 class _TooLarge(Exception):
@@ -225,6 +232,14 @@ def _unaddressable(body: dict[str, Any]) -> bool:
     return any(isinstance(value, str) and UNREADABLE.search(value) for value in texts)
 
 
+def _lists_hold_objects(body: dict[str, Any]) -> bool:
+    lists = [body.get(key) for key in OBJECT_LISTS]
+    return all(
+        items is None or (isinstance(items, list) and all(isinstance(i, dict) for i in items))
+        for items in lists
+    )
+
+
 def activity_problem(body: Any) -> str | None:
     """Why ``body`` is not an activity Relais can answer, or None. The SDK would turn most of
     these into a 500 (or, for a missing channel id, skip the endorsement check)."""
@@ -247,6 +262,8 @@ def activity_problem(body: Any) -> str | None:
         # No reply could be addressed with these (control characters in the text itself are
         # answered by the bot, with a card that says so).
         return "The activity's ids are too long, not text, or hold control characters."
+    if not _lists_hold_objects(body):
+        return "The activity's lists (attachments, entities, members...) hold other than objects."
     if _depth(body) > MAX_ACTIVITY_DEPTH:
         return "The activity nests too deeply."
     return None

@@ -225,7 +225,9 @@ class RelaisBot(TeamsActivityHandler):
     @staticmethod
     def _bot_was_added(context: TurnContext) -> bool:
         recipient = context.activity.recipient.id if context.activity.recipient else None
-        return any(m.id == recipient for m in context.activity.members_added or [])
+        return any(
+            getattr(m, "id", None) == recipient for m in context.activity.members_added or []
+        )
 
     async def _on_message(self, turn: Turn) -> None:
         activity = turn.context.activity

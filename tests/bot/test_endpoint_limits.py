@@ -363,3 +363,14 @@ async def test_a_typeahead_with_an_odd_page_is_answered(
     )
     assert response.status == 200
     assert isinstance((await response.json())["value"]["results"], list)
+
+
+@pytest.mark.parametrize("field", ["attachments", "entities", "membersAdded"])
+async def test_a_list_holding_a_null_is_refused(
+    field: str, demo_app: TestClient, fake_bot_connector: FakeBotConnector
+) -> None:
+    activity = message(fake_bot_connector, "aide")
+    activity[field] = [None]
+    response = await demo_app.post("/api/messages", json=activity)
+    assert response.status == 400
+    assert fake_bot_connector.calls.items == []
