@@ -73,11 +73,15 @@ scalars = (
 )
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
     max_leaves=10,
 )
-texts = st.sampled_from(WORDS) | st.text(max_size=40) | st.builds(
-    lambda w, rest: f"{w} {rest}", st.sampled_from(WORDS), st.text(max_size=30)
+texts = (
+    st.sampled_from(WORDS)
+    | st.text(max_size=40)
+    | st.builds(lambda w, rest: f"{w} {rest}", st.sampled_from(WORDS), st.text(max_size=30))
 )
 
 
