@@ -9,6 +9,14 @@ fixes what botbuilder 4.17.1 gets wrong:
   ``AttributeError: 'NoneType' object has no attribute 'claims'``; a bad signature, an expired or
   malformed token, an unknown key id escape as PyJWT or ``IndexError`` exceptions, i.e. 500s. Here
   every failure of the inbound check becomes ``PermissionError``, logged once, without the token.
+* **The caller is known before the body is read.** :meth:`RelaisBotAuthentication.authenticate_caller`
+  checks the ``Authorization`` header alone with the SDK's own validation (signature, issuer,
+  audience, expiry), so ``/api/messages`` reads and parses nothing for an anonymous or forged
+  request; once the activity is parsed, :meth:`~RelaisBotAuthentication.authenticate_request`
+  runs the SDK's full check (the key endorsed for the activity's channel, the ``serviceurl``
+  claim). Both refuse what the SDK lets through: a token without ``exp`` (PyJWT checks the
+  expiry only when there is one) and an activity without a channel id (the SDK then skips the
+  endorsement check).
 * **No blocking HTTP on the event loop for inbound checks.** The SDK fetches the OpenID metadata
   and the signing keys with blocking ``requests.get`` from inside ``async`` code
   (``jwt_token_extractor._OpenIdMetadata._refresh``), which freezes every conversation (and the

@@ -6,6 +6,12 @@ opens nothing. The composition root gives the port to the hub's services, then c
 :func:`setup`, which serves the endpoint and, when the app starts, builds the bot (its state on
 the database, the tables, the file intake on one HTTP client) and the failed-send notice rounds;
 both are closed at shutdown. Nothing is created at import time.
+
+What reaches the SDK has been checked here first, cheapest first: the announced size (256 KiB at
+most, whatever the application's bound for panel uploads), the token alone (before the body is
+read), the body read up to that bound, JSON, the fields the SDK and the bot rely on
+(:func:`activity_problem`), then the SDK's full authentication. Each refusal is a 4xx that says
+why; control characters in what a person wrote are answered by the bot itself, with a card.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ _GENERATIVE = {
     "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     "print_blob": True,
 }
-hypothesis_settings.register_profile("ci", max_examples=250, database=None, **_GENERATIVE)
+hypothesis_settings.register_profile("ci", max_examples=500, database=None, **_GENERATIVE)
 hypothesis_settings.register_profile("long", max_examples=5000, **_GENERATIVE)
 hypothesis_settings.load_profile("ci")
 
