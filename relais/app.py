@@ -139,6 +139,8 @@ def build_app(
     """The whole service. ``worker`` also runs the delivery worker in this process (what
     ``relais serve`` does by default; ``worker_config`` tunes it); tests that do not send
     documents leave it off."""
+    # Sized for the panel's and the REST API's uploads; /api/messages reads its body itself, up
+    # to a bound of its own (bot/endpoint.py, MAX_ACTIVITY_BYTES).
     app = web.Application(client_max_size=25 * 1024 * 1024)
     engine = create_engine(settings.database_url)
     teams = bot.connect(settings)
