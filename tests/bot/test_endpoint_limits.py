@@ -374,3 +374,16 @@ async def test_a_list_holding_a_null_is_refused(
     response = await demo_app.post("/api/messages", json=activity)
     assert response.status == 400
     assert fake_bot_connector.calls.items == []
+
+
+@pytest.mark.parametrize("verb", [{"place": 1}, ["documents.place"], 7, None])
+async def test_a_submit_whose_verb_is_not_text_is_answered_with_a_card(
+    verb: Any,
+    demo_app: TestClient,
+    fake_bot_connector: FakeBotConnector,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    activity = message(fake_bot_connector, "", value={"relais": verb, "dossier": "DOS001"})
+    response = await demo_app.post("/api/messages", json=activity)
+    assert response.status in (200, 201)
+    assert errors_with_traceback(caplog) == []
