@@ -57,7 +57,8 @@ def files_of(activity: Any) -> list[IncomingFile]:
 
 
 def is_file_action(value: object) -> bool:
-    return isinstance(value, dict) and value.get("relais") in ACTIONS
+    verb = value.get("relais") if isinstance(value, dict) else None
+    return isinstance(verb, str) and verb in ACTIONS
 
 
 class FileIntake:

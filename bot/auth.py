@@ -9,6 +9,14 @@ fixes what botbuilder 4.17.1 gets wrong:
   ``AttributeError: 'NoneType' object has no attribute 'claims'``; a bad signature, an expired or
   malformed token, an unknown key id escape as PyJWT or ``IndexError`` exceptions, i.e. 500s. Here
   every failure of the inbound check becomes ``PermissionError``, logged once, without the token.
+* **The caller is known before the body is read.** :meth:`RelaisBotAuthentication.authenticate_caller`
+  checks the ``Authorization`` header alone with the SDK's own validation (signature, issuer,
+  audience, expiry), so ``/api/messages`` reads and parses nothing for an anonymous or forged
+  request; once the activity is parsed, :meth:`~RelaisBotAuthentication.authenticate_request`
+  runs the SDK's full check (the key endorsed for the activity's channel, the ``serviceurl``
+  claim). Both refuse what the SDK lets through: a token without ``exp`` (PyJWT checks the
+  expiry only when there is one) and an activity without a channel id (the SDK then skips the
+  endorsement check).
 * **No blocking HTTP on the event loop for inbound checks.** The SDK fetches the OpenID metadata
   and the signing keys with blocking ``requests.get`` from inside ``async`` code
   (``jwt_token_extractor._OpenIdMetadata._refresh``), which freezes every conversation (and the
@@ -276,11 +284,21 @@ class _SharedConnectors(ConnectorFactory):
         return client
 
 
+def _require_expiry(identity: ClaimsIdentity | None) -> None:
+    """PyJWT checks ``exp`` only when the token has one: a token without it would be valid
+    forever. The channel's tokens always have one."""
+    claims = identity.claims if identity is not None else {}
+    if not isinstance(claims.get("exp"), int | float):
+        raise PermissionError("the token has no expiry")
+
+
 class RelaisBotAuthentication(BotFrameworkAuthentication):
     """Delegates to the SDK; every inbound failure is a ``PermissionError``; key refresh off-loop."""
 
     def __init__(self, inner: BotFrameworkAuthentication, configuration: _SdkConfiguration) -> None:
         self._inner = inner
+        # The SDK's rule (``is_authentication_disabled``): no app id, no authentication (demo).
+        self._anonymous_allowed = not configuration.APP_ID
         self._channel_metadata_url = configuration.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
         self._emulator_metadata_url = configuration.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL
         self._refresh_locks: dict[str, asyncio.Lock] = {}
@@ -295,6 +313,25 @@ class RelaisBotAuthentication(BotFrameworkAuthentication):
 
     # -- the two guarantees
 
+    async def authenticate_caller(self, auth_header: str | None) -> None:
+        """Whether the ``Authorization`` header alone is a valid channel token for this bot
+        (signature, issuer, audience, expiry), checked before the body is even read, so an
+        anonymous caller costs no parsing. The activity's own claims (its channel's endorsement,
+        its serviceUrl) are checked by :meth:`authenticate_request` once it is parsed."""
+        header = auth_header or None
+        try:
+            if header is None:
+                if self._anonymous_allowed:
+                    return
+                raise PermissionError("no Authorization header")
+            await self._refresh_keys_off_loop(header)
+            # The SDK's check of a header without an activity: an empty channel id asks for no
+            # endorsement and no serviceUrl is compared (both come with the activity).
+            result = await self._inner.authenticate_streaming_request(header, "")
+            _require_expiry(result.claims_identity)
+        except Exception as error:
+            raise self._refusal(error, None) from error
+
     async def authenticate_request(
         self, activity: Activity, auth_header: str
     ) -> AuthenticateRequestResult:
@@ -302,8 +339,13 @@ class RelaisBotAuthentication(BotFrameworkAuthentication):
         header = auth_header or None
         try:
             if header is not None:
+                if not activity.channel_id:
+                    # The SDK skips the key's endorsement check for an activity without one.
+                    raise PermissionError("the activity names no channel")
                 await self._refresh_keys_off_loop(header)
             result = await self._inner.authenticate_request(activity, header)
+            if header is not None:
+                _require_expiry(result.claims_identity)
         except Exception as error:
             raise self._refusal(error, getattr(activity, "channel_id", None)) from error
         # CloudAdapter takes the turn's connector from this factory, not create_connector_factory.
@@ -331,14 +373,16 @@ class RelaisBotAuthentication(BotFrameworkAuthentication):
 
     @staticmethod
     def _refusal(error: Exception, channel_id: str | None) -> PermissionError:
-        # One line, never the token: PyJWT's and the SDK's messages do not contain it. Our own
-        # key server trouble is an error for the operator, not the caller's fault, hence ERROR.
+        # One line, never the token: PyJWT's and the SDK's messages do not contain it (claim
+        # values they quote come from a verified token); both are cut short all the same, as is
+        # the channel id, which the caller chose. Our own key server trouble is an error for the
+        # operator, not the caller's fault, hence ERROR.
         log.log(
             logging.ERROR if isinstance(error, _KeysUnavailable) else logging.WARNING,
             "Bot Framework request refused (401) from channel %r: %s: %s",
-            channel_id,
+            channel_id[:40] if isinstance(channel_id, str) else channel_id,
             type(error).__name__,
-            error or "no detail",
+            str(error)[:200] or "no detail",
         )
         if isinstance(error, PermissionError):
             return error

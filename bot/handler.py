@@ -9,6 +9,7 @@ are ``hub/``'s.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from botbuilder.core import BotFrameworkAdapter, ConversationState, InvokeResponse, TurnContext
@@ -17,16 +18,16 @@ from botbuilder.schema import (
     Activity,
     ActivityTypes,
     AdaptiveCardInvokeResponse,
-    AdaptiveCardInvokeValue,
 )
+from msrest.serialization import Model
 
 from bot.actions import ActionTable, action_data, is_card_action
 from bot.attachments import FileIntake, files_of, is_file_action
-from bot.cards import refusal_card, unknown_command_card, welcome_card
+from bot.cards import refusal_card, unknown_command_card, unreadable_card, welcome_card
 from bot.cards.execute import VERB
 from bot.commands import CommandTable
 from bot.errors import error_card
-from bot.search import SearchTable
+from bot.search import SearchInvokeResponse, SearchTable
 from bot.turn import CARD_TYPE, BotServices, Turn, card_activity, tenant_of
 from hub import conversations
 from hub.errors import NotRecognised, RelaisError
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 PERSON_ACTIVITIES = {ActivityTypes.message, ActivityTypes.invoke, ActivityTypes.conversation_update}
 CARD_ACTION = "adaptiveCard/action"
 SEARCH = "application/search"
+ERROR_TYPE = "application/vnd.microsoft.error"
+# C0 controls but tab and line breaks, and lone surrogates: PostgreSQL refuses NUL in text and
+# JSON, neither database stores a lone surrogate, and no person types either in Teams.
+UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # The SDK's own mark that an invoke was answered already.
 INVOKE_RESPONSE = BotFrameworkAdapter._INVOKE_RESPONSE_KEY
 
@@ -48,6 +53,44 @@ def card_response(card: dict[str, Any]) -> InvokeResponse:
     return InvokeResponse(
         status=200, body=AdaptiveCardInvokeResponse(status_code=200, type=CARD_TYPE, value=card)
     )
+
+
+def invoke_error(status: int, code: str, message: str) -> InvokeResponse:
+    """An invoke refused, in the Universal Actions error shape Teams understands."""
+    return InvokeResponse(
+        status=status,
+        body=AdaptiveCardInvokeResponse(
+            status_code=status, type=ERROR_TYPE, value={"code": code, "message": message}
+        ),
+    )
+
+
+def unreadable(activity: Activity) -> bool:
+    """Whether any text of the activity (its fields, the card's data, the attachments' names...)
+    holds a character Relais refuses to read (:data:`UNREADABLE`). The endpoint bounds the
+    activity's size and depth, so the walk is short."""
+    stack: list[Any] = [activity]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if UNREADABLE.search(item):
+                return True
+        elif isinstance(item, Model):
+            stack.extend(vars(item).values())
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
+def execute_action(value: Any) -> dict[str, Any] | None:
+    """The ``Action.Execute`` of an ``adaptiveCard/action`` value, or None when it is not one."""
+    action = value.get("action") if isinstance(value, dict) else None
+    if isinstance(action, dict) and action.get("type") == "Action.Execute":
+        return action
+    return None
 
 
 def translator(context: TurnContext, actor: Actor | None = None) -> Translator:
@@ -81,6 +124,11 @@ class RelaisBot(TeamsActivityHandler):
         activity = turn_context.activity
         if activity.type not in PERSON_ACTIVITIES:
             return
+        if unreadable(activity):
+            # Refused before anything is looked up or stored (the database would refuse it).
+            log.info("refused a %s activity with control characters", activity.type)
+            await self._decline(turn_context, unreadable_card(translator(turn_context)), 400)
+            return
         try:
             actor = await resolve(
                 self.services.hub.sessions,
@@ -89,7 +137,7 @@ class RelaisBot(TeamsActivityHandler):
             )
         except NotRecognised as refused:
             log.info("refused a %s activity: %s", activity.type, refused.params.get("reason"))
-            await self._refuse(turn_context)
+            await self._decline(turn_context, refusal_card(translator(turn_context)), 403)
             return
         await self._remember(turn_context, actor)
         turn = Turn(turn_context, actor, translator(turn_context, actor), self.services)
@@ -112,16 +160,21 @@ class RelaisBot(TeamsActivityHandler):
         elif self._bot_was_added(turn.context):  # a conversation update
             await self._welcome(turn)
 
-    async def _refuse(self, context: TurnContext) -> None:
-        """Someone Relais does not know: told so, unless Teams only says the app was updated."""
+    async def _decline(self, context: TurnContext, card: dict[str, Any], status: int) -> None:
+        """Answer without a turn (someone Relais does not know, an unreadable activity): the card
+        where Teams shows one, an empty search, or an invoke error (``status``) for other
+        invokes; nothing when Teams only says the app was updated."""
         activity = context.activity
-        if activity.type == ActivityTypes.conversation_update and not self._bot_was_added(context):
-            return
-        refusal = refusal_card(translator(context))
-        if activity.type == ActivityTypes.invoke and activity.name == CARD_ACTION:
-            await self._invoke_answer(context, card_response(refusal))
-        elif activity.type != ActivityTypes.invoke:
-            await context.send_activity(card_activity(refusal))
+        if activity.type == ActivityTypes.invoke:
+            if activity.name == CARD_ACTION:
+                answer = card_response(card)
+            elif activity.name == SEARCH:
+                answer = InvokeResponse(status=200, body=SearchInvokeResponse(results=[]))
+            else:
+                answer = invoke_error(status, "Refused", "Relais does not answer this request.")
+            await self._invoke_answer(context, answer)
+        elif activity.type == ActivityTypes.message or self._bot_was_added(context):
+            await context.send_activity(card_activity(card))
 
     async def _remember(self, context: TurnContext, actor: Actor) -> None:
         reference = TurnContext.get_conversation_reference(context.activity).serialize()
@@ -140,19 +193,20 @@ class RelaisBot(TeamsActivityHandler):
 
     async def _on_invoke(self, turn: Turn) -> InvokeResponse:
         """Card buttons (``adaptiveCard/action``) and typeaheads (``application/search``); the
-        answers are built here as models so the adapter serialises them once. Other invokes get
-        the SDK's answer."""
+        answers are built here as models so the adapter serialises them once. Another invoke
+        is refused with a 400 (the SDK would answer 501, or fail on a malformed value)."""
         activity = turn.context.activity
         if activity.name == SEARCH:
             body = await self.searches.answer(turn.hub, turn.actor, activity.value)
             return InvokeResponse(status=200, body=body)
         if activity.name == CARD_ACTION:
-            invoke = self._get_adaptive_card_invoke_value(activity)
-            return card_response(await self._run_action(turn, invoke))
-        return await super().on_invoke_activity(turn.context)
+            action = execute_action(activity.value)
+            if action is None:
+                return invoke_error(400, "BadRequest", "The value is not an Action.Execute.")
+            return card_response(await self._run_action(turn, action))
+        return invoke_error(400, "NotSupported", "Relais does not answer this kind of invoke.")
 
-    async def _run_action(self, turn: Turn, invoke: AdaptiveCardInvokeValue) -> dict[str, Any]:
-        action = invoke.action or {}
+    async def _run_action(self, turn: Turn, action: dict[str, Any]) -> dict[str, Any]:
         data = action.get("data") if isinstance(action.get("data"), dict) else {}
         turn.data = action_data(data)
         return await self.actions.run(turn, str(action.get("verb") or ""))
@@ -171,7 +225,9 @@ class RelaisBot(TeamsActivityHandler):
     @staticmethod
     def _bot_was_added(context: TurnContext) -> bool:
         recipient = context.activity.recipient.id if context.activity.recipient else None
-        return any(m.id == recipient for m in context.activity.members_added or [])
+        return any(
+            getattr(m, "id", None) == recipient for m in context.activity.members_added or []
+        )
 
     async def _on_message(self, turn: Turn) -> None:
         activity = turn.context.activity
@@ -184,7 +240,7 @@ class RelaisBot(TeamsActivityHandler):
         if is_card_action(activity.value):
             await self._run_fallback(turn, activity.value)
             return
-        text = (TurnContext.remove_recipient_mention(activity) or "").strip()
+        text = _text_without_mention(activity).strip()
         if not text:
             return
         command, turn.args = self.commands.find(text)
@@ -205,3 +261,12 @@ class RelaisBot(TeamsActivityHandler):
             self.commands.help_word(turn.lang),
         )
         await turn.send_card(card)
+
+
+def _text_without_mention(activity: Activity) -> str:
+    """The message's text without the bot's @mention (in a channel or group chat)."""
+    try:
+        return TurnContext.remove_recipient_mention(activity) or ""
+    except (AttributeError, KeyError, TypeError):
+        # The SDK trusts every mention entity to be well formed; keep the text as sent.
+        return activity.text if isinstance(activity.text, str) else ""

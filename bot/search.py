@@ -63,10 +63,13 @@ async def dossiers(query: SearchQuery) -> list[tuple[str, str]]:
     return [(d.code, f"{d.code} — {d.name}") for d in found]
 
 
+MAX_SKIP = 10_000  # past what anyone scrolls to; a bigger number would overflow the database's
+
+
 def _int(value: Any, default: int) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinite float
         return default
 
 
@@ -84,7 +87,7 @@ class SearchTable:
                 hub,
                 actor,
                 str(value.get("queryText") or "").strip()[:100],
-                max(0, _int(options.get("skip"), 0)),
+                min(MAX_SKIP, max(0, _int(options.get("skip"), 0))),
                 min(MAX_RESULTS, max(1, _int(options.get("top"), MAX_RESULTS))),
             )
             try:

@@ -32,11 +32,12 @@ def card_activity(card: dict[str, Any]) -> Activity:
 def tenant_of(context: TurnContext) -> str | None:
     """The Microsoft tenant the activity comes from."""
     activity = context.activity
-    channel_data = activity.channel_data or {}
-    tenant = (
-        (channel_data.get("tenant") or {}).get("id") if isinstance(channel_data, dict) else None
-    )
-    return tenant or (activity.conversation.tenant_id if activity.conversation else None)
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = channel_data.get("tenant")
+    found = tenant.get("id") if isinstance(tenant, dict) else None
+    if isinstance(found, str) and found:
+        return found
+    return activity.conversation.tenant_id if activity.conversation else None
 
 
 class Commands(Protocol):

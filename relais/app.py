@@ -201,6 +201,8 @@ def build_app(
     ``relais serve`` does by default; ``worker_config`` tunes it); tests that do not send
     documents leave it off. ``now`` is the panel's clock (aware UTC; the real one by default),
     which its session timeouts read: tests move it instead of waiting."""
+    # Sized for the panel's and the REST API's uploads; /api/messages reads its body itself, up
+    # to a bound of its own (bot/endpoint.py, MAX_ACTIVITY_BYTES).
     app = web.Application(client_max_size=25 * 1024 * 1024)
     engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
     teams = bot.connect(settings)

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -21,6 +23,19 @@ from hub.settings import Settings
 from storage.migrate import upgrade
 
 pytest_plugins = ["tests.fakes.fixtures", "tests.fakes.partner_fixtures"]
+
+# Generative tests: "ci" (the default) keeps each around half a minute; "long" is for a local
+# hunt (`pytest --hypothesis-profile=long tests/bot/test_generative_activities.py`). Their
+# examples share one running app (a fixture), hence the health check left out; no deadline,
+# since a turn's time depends on the database and the machine's load.
+_GENERATIVE = {
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    "print_blob": True,
+}
+hypothesis_settings.register_profile("ci", max_examples=500, database=None, **_GENERATIVE)
+hypothesis_settings.register_profile("long", max_examples=5000, **_GENERATIVE)
+hypothesis_settings.load_profile("ci")
 
 PG_URL = os.environ.get("RELAIS_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -5,7 +5,14 @@ tests against Microsoft's schema. Each builder takes the person's :class:`~hub.i
 (it knows their language) and the data to show; none talks to Teams or to ``hub/``.
 """
 
-from bot.cards.basics import apology_card, refusal_card, unknown_command_card
+from bot.cards.basics import apology_card, refusal_card, unknown_command_card, unreadable_card
 from bot.cards.help import help_card, welcome_card
 
-__all__ = ["apology_card", "help_card", "refusal_card", "unknown_command_card", "welcome_card"]
+__all__ = [
+    "apology_card",
+    "help_card",
+    "refusal_card",
+    "unknown_command_card",
+    "unreadable_card",
+    "welcome_card",
+]

@@ -10,6 +10,11 @@ def refusal_card(t: Translator) -> Card:
     return card(title(t("refusal.title")), paragraph(t("refusal.body")), lang=t.lang)
 
 
+def unreadable_card(t: Translator) -> Card:
+    """An activity with control characters (NUL...): nothing of it is read or stored."""
+    return card(title(t("unreadable.title")), paragraph(t("unreadable.body")), lang=t.lang)
+
+
 def apology_card(t: Translator) -> Card:
     """Something broke that the person could not cause (a bug, logged whole): nothing changed.
     A refusal from ``hub/`` says why instead (:func:`bot.errors.error_card`)."""

@@ -71,11 +71,13 @@ class FakeChannelIssuer(Fake):
         kid: str | None = None,
         lifetime: int = 3600,
         extra: dict[str, Any] | None = None,
+        omit: tuple[str, ...] = (),
     ) -> str:
         """A channel token as the Bot Connector sends it (without the ``Bearer`` prefix).
 
         ``expired`` ends it well beyond the SDK's five-minute clock tolerance;
-        ``wrong_signature`` signs it with an unpublished key under the published key id.
+        ``wrong_signature`` signs it with an unpublished key under the published key id;
+        ``omit`` leaves claims out (``("exp",)``: a token that never expires).
         """
         now = int(time.time())
         if expired:
@@ -91,6 +93,8 @@ class FakeChannelIssuer(Fake):
             "aud": app_id if audience is None else audience,
             **(extra or {}),
         }
+        for claim in omit:
+            claims.pop(claim, None)
         signer = SigningKey.attacker(self.key.kid) if wrong_signature else self.key
         return signer.sign(claims, kid=kid)
 
