@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.addresses import parse_allow
 from hub.errors import ConfigurationError
 from hub.keyring import HOW_TO_MAKE_ONE, derive, split_keys, weakness
+from storage.blobs import Location, parse_blob_url
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ class Settings(BaseSettings):
     port: int = 3978
     demo: bool = False
     data_dir: Path = Path("data")
+    # Where document files are kept (storage/blobs): empty, the folder <data_dir>/blobs; or an
+    # Azure Blob Storage container that every process on every machine shares.
+    blob_url: str = ""
+    blob_connection_string: SecretStr = SecretStr("")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # -- Azure Bot registration (Bot Framework)
@@ -114,6 +119,16 @@ class Settings(BaseSettings):
     def _allow_list(cls, value: str) -> str:
         parse_allow(value)  # a typo is refused at start, not taken for a host name later
         return value.strip()
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_address(cls, value: str) -> str:
+        parse_blob_url(value, Path("data"))  # a typo is refused at start, not at the first upload
+        return value.strip()
+
+    @property
+    def blob_location(self) -> Location:
+        return parse_blob_url(self.blob_url, self.data_dir)
 
     @field_validator("database_url")
     @classmethod

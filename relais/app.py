@@ -25,13 +25,12 @@ import bot
 from connectors.addresses import policy_for
 from connectors.worker import DeliveryWorker, WorkerConfig
 from hub.contacts import refresh_pending
-from hub.documents import blob_store
 from hub.errors import DatabaseNotReady
 from hub.rounds import INVITATIONS, exclusive_round
 from hub.services import Hub
 from hub.settings import Settings
 from relais.keys import ENGINE, HUB, SESSIONS, SETTINGS, WORKER
-from relais.services import build_services
+from relais.services import build_services, check_blobs
 from storage.db import create_engine, session_factory
 from storage.migrate import current_revision, head_revision
 
@@ -62,6 +61,7 @@ async def open_engine(settings: Settings) -> AsyncEngine:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await check_revision(app[ENGINE])
+        await check_blobs(app[HUB].blobs)
         yield
     finally:
         await app[HUB].aclose()
@@ -105,7 +105,7 @@ def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker
     (``config`` tunes the rest)."""
     return DeliveryWorker(
         hub.sessions,
-        blob_store(hub.settings),
+        hub.blobs,
         open_secret=hub.vault.open,
         mailer=hub.mailer,
         config=replace(config or WorkerConfig(), retry_horizon=hub.settings.retry_horizon_seconds),

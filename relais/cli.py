@@ -69,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     """The delivery worker alone: run several, on several machines, beside `serve --no-worker`."""
     from relais.app import build_worker, open_engine
-    from relais.services import build_services
+    from relais.services import build_services, check_blobs
     from storage.db import session_factory
 
     settings = _settings()
@@ -77,6 +77,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     async def run() -> None:
         engine = await open_engine(settings)
         hub = build_services(settings, session_factory(engine))
+        try:
+            await check_blobs(hub.blobs)
+        except RelaisError:
+            await hub.aclose()
+            await engine.dispose()
+            raise
         worker = build_worker(hub)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -247,9 +253,9 @@ def cmd_upload(args: argparse.Namespace) -> None:
 
     async def run() -> int:
         engine = create_engine(settings.database_url)
+        hub = build_services(settings, session_factory(engine))
         refused = 0
         try:
-            hub = build_services(settings, session_factory(engine))
             firm = await firm_for_command_line(hub, args.tenant)
             actor = replace(command_line_actor(firm), display_name="relais upload")
             for name in args.files:
@@ -280,6 +286,7 @@ def cmd_upload(args: argparse.Namespace) -> None:
                         f"to be sent to {receipt.deliveries} application(s)"
                     )
         finally:
+            await hub.aclose()
             await engine.dispose()
         return refused
 
