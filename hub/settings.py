@@ -30,7 +30,12 @@ DEMO_TENANT_ID = "7d3c1f0e-5b1a-4c7e-9d2f-0a1b2c3d4e5f"
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="RELAIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="RELAIS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refused value is not repeated in the message: it may be a key or a password.
+        hide_input_in_errors=True,
     )
 
     # -- where and how it runs

@@ -38,7 +38,7 @@ async def check_blobs(blobs: Blobs) -> None:
     try:
         await blobs.check()
     except BlobStoreMisconfigured as error:
-        raise ConfigurationError(f"The document store cannot be used: {error}.") from None
+        raise ConfigurationError(f"RELAIS_BLOB_URL: {error}.") from None
 
 
 def _graph_client(

@@ -91,32 +91,34 @@ def parse_blob_url(url: str, data_dir: Path) -> Location:
     if not url:
         return Location("local", folder=data_dir / "blobs")
     parts = urlsplit(url)
+    # What messages quote: never a query (a SAS token) nor a user part (a key).
+    shown = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
     if parts.scheme == "file":
         if not parts.path or parts.netloc not in ("", "localhost"):
-            raise ValueError(f"{url!r}: a folder is written file:///absolute/path")
+            raise ValueError(f"{shown!r}: a folder is written file:///absolute/path")
         return Location("local", folder=Path(parts.path))
     if parts.scheme == "azure":
         if parts.path.strip("/") or parts.query or parts.fragment:
             raise ValueError(
-                f"{url!r}: write azure://CONTAINER and put the connection string in "
+                f"{shown!r}: write azure://CONTAINER and put the connection string in "
                 "RELAIS_BLOB_CONNECTION_STRING"
             )
-        return Location("azure", container=_container(parts.netloc, url))
+        return Location("azure", container=_container(parts.netloc, shown))
     if parts.scheme in ("https", "http"):
         container = parts.path.strip("/")
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError(
                 f"an account URL carries no credentials (a SAS or a key): the process's identity "
-                f"is used; got {parts.scheme}://{parts.hostname}/…"
+                f"is used; got {shown}"
             )
         if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(f"{url!r}: an account URL is https (plain http only on loopback)")
+            raise ValueError(f"{shown!r}: an account URL is https (plain http only on loopback)")
         if "/" in container or not container:
-            raise ValueError(f"{url!r}: write https://ACCOUNT.blob.core.windows.net/CONTAINER")
+            raise ValueError(f"{shown!r}: write https://ACCOUNT.blob.core.windows.net/CONTAINER")
         account_url = f"{parts.scheme}://{parts.netloc}"
-        return Location("azure", container=_container(container, url), account_url=account_url)
+        return Location("azure", container=_container(container, shown), account_url=account_url)
     raise ValueError(
-        f"{url!r} is not a blob store address: leave it empty (the data folder), or write "
+        f"{shown!r} is not a blob store address: leave it empty (the data folder), or write "
         "file:///path, azure://CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER"
     )
 

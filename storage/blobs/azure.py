@@ -84,7 +84,8 @@ class AzureBlobStore:
         """The container is reachable with these credentials; created when missing."""
         try:
             try:
-                await self._container.get_container_properties()
+                # At start a failure is said at once rather than after the retries.
+                await self._container.get_container_properties(retry_total=0)
             except ResourceNotFoundError:
                 try:
                     await self._container.create_container()
@@ -104,7 +105,7 @@ class AzureBlobStore:
         if isinstance(error, HttpResponseError):
             return f"{where} answered {_status(error)} ({_code(error)})"
         # azure-identity's CredentialUnavailableError, connection refused, name not resolved…
-        return f"{where} cannot be used: {type(error).__name__}: {_first_line(error)}"
+        return f"{where} cannot be reached ({_first_line(error)})"
 
     async def store(self, data: bytes) -> tuple[str, int]:
         sha256 = hashlib.sha256(data).hexdigest()
