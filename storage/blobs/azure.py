@@ -9,6 +9,7 @@ inside the SDK: no message built here quotes them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -87,10 +88,9 @@ class AzureBlobStore:
                 # At start a failure is said at once rather than after the retries.
                 await self._container.get_container_properties(retry_total=0)
             except ResourceNotFoundError:
-                try:
+                # Another process may have created it meanwhile.
+                with contextlib.suppress(ResourceExistsError):
                     await self._container.create_container()
-                except ResourceExistsError:
-                    pass  # another process created it meanwhile
         except AzureError as error:
             raise BlobStoreMisconfigured(self._refusal(error)) from None
 
@@ -150,9 +150,7 @@ class AzureBlobStore:
 
     async def contains(self, sha256: str) -> bool:
         try:
-            return bool(
-                await self._container.get_blob_client(digest_name(sha256)).exists()
-            )
+            return bool(await self._container.get_blob_client(digest_name(sha256)).exists())
         except AzureError as error:
             raise _unavailable(self.describe(), "look up", error) from None
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 from azure.storage.blob.aio import ContainerClient
+from pydantic import SecretStr
 
 from hub.errors import ConfigurationError
 from hub.settings import Settings
@@ -227,9 +227,7 @@ def test_an_azure_container_without_a_connection_string_is_refused(settings: Set
         ("https://acct.blob.core.windows.net/", "CONTAINER"),
     ],
 )
-def test_a_blob_address_of_the_wrong_form_is_refused_with_its_reason(
-    url: str, reason: str
-) -> None:
+def test_a_blob_address_of_the_wrong_form_is_refused_with_its_reason(url: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason) as refused:
         Settings(_env_file=None, blob_url=url)  # type: ignore[call-arg]
     assert "sig=abc" not in str(refused.value) and "AccountKey=abc" not in str(refused.value)

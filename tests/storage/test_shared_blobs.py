@@ -16,7 +16,7 @@ from relais.services import build_services, check_blobs
 from storage.db import Sessions
 from tests import scenes
 from tests.conftest import Azurite
-from tests.connectors.arrange import PDF, add_app, delivery, deliveries, sha
+from tests.connectors.arrange import PDF, add_app, deliveries, delivery, sha
 from tests.fakes.partner import PartnerSandbox
 from tests.scenes import Office
 
