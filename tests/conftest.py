@@ -94,6 +94,24 @@ def _install_azurite() -> None:
     )
 
 
+def azurite_command(port: int, location: Path) -> list[str]:
+    """Azurite's blob service on loopback, keeping its files in ``location``."""
+    return [
+        str(AZURITE_BIN),
+        "--silent",
+        "--disableTelemetry",
+        "--location",
+        str(location),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        # The SDK may be newer than the emulator: its API version is accepted all the same.
+        "--skipApiVersionCheck",
+        "--loose",
+    ]
+
+
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -113,19 +131,7 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     _install_azurite()
     port = _free_port()
     process = subprocess.Popen(
-        [
-            str(AZURITE_BIN),
-            "--silent",
-            "--disableTelemetry",
-            "--location",
-            str(tmp_path_factory.mktemp("azurite")),
-            "--blobHost",
-            "127.0.0.1",
-            "--blobPort",
-            str(port),
-            "--skipApiVersionCheck",
-            "--loose",
-        ],
+        azurite_command(port, tmp_path_factory.mktemp("azurite")),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
