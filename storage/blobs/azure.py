@@ -31,8 +31,13 @@ from storage.blobs.local import digest_name
 # Reads come in pieces of this size (the first one too), so a stream holds one piece at a time.
 CHUNK = 4 * 1024 * 1024
 # The worker retries passing faults on its own schedule; the SDK's default (15 s, then 45 s…)
-# would hold a delivery, or the start-up check, for minutes.
-_RETRY: dict[str, Any] = {"initial_backoff": 1, "increment_base": 2, "retry_total": 2}
+# would hold a delivery, or an upload, for minutes. One quick retry covers a dropped connection.
+_RETRY: dict[str, Any] = {
+    "initial_backoff": 1,
+    "increment_base": 2,
+    "retry_total": 1,
+    "random_jitter_range": 1,
+}
 _CLIENT: dict[str, Any] = {
     "max_single_get_size": CHUNK,
     "max_chunk_get_size": CHUNK,

@@ -16,7 +16,7 @@ from relais.services import build_services, check_blobs
 from storage.db import Sessions
 from tests import scenes
 from tests.conftest import Azurite
-from tests.connectors.arrange import PDF, add_app, deliveries, delivery, sha
+from tests.connectors.arrange import PDF, add_app, attempts, deliveries, delivery, sha
 from tests.fakes.partner import PartnerSandbox
 from tests.scenes import Office
 
@@ -75,3 +75,41 @@ async def test_a_worker_on_another_machine_sends_what_the_server_received(
     )
     assert (await delivery(sessions, queued.id)).status == "sent"
     assert files_under(tmp_path / "server") == [] and files_under(tmp_path / "worker") == []
+
+
+async def test_a_worker_that_cannot_reach_the_store_retries_later_instead_of_failing(
+    settings: Settings,
+    sessions: Sessions,
+    office: Office,
+    partner_sandbox: PartnerSandbox,
+    azurite: Azurite,
+    tmp_path: Path,
+) -> None:
+    from tests.conftest import _free_port
+
+    container = f"e2e-{uuid.uuid4().hex[:12]}"
+    server = build_services(machine(settings, azurite, container, tmp_path / "server"), sessions)
+    unreachable = Azurite(_free_port())  # nothing listens there
+    far = build_services(machine(settings, unreachable, container, tmp_path / "far"), sessions)
+    try:
+        await check_blobs(server.blobs)
+        app = await add_app(server, office.firm.id, "ocr-achats", api_url=partner_sandbox.url)
+        await scenes.connection(
+            sessions, office.firm.id, app, office.dossier.id, ["Achats"], code_at_app="OCR-1"
+        )
+        admin = await scenes.actor(sessions, office.firm, office.admin)
+        receipt = await receive_document(
+            server, admin, office.dossier.code, "Achats", "facture.pdf", PDF, "api"
+        )
+        (queued,) = await deliveries(sessions, receipt.version_id)
+        async with build_worker(far) as worker:
+            report = await worker.run_once()
+    finally:
+        await server.aclose()
+        await far.aclose()
+
+    assert report.sent == 0 and partner_sandbox.documents.items == []
+    waiting = await delivery(sessions, queued.id)
+    assert waiting.status == "pending" and waiting.next_attempt_at is not None
+    (attempt,) = await attempts(sessions, queued.id)
+    assert "the blob store cannot be read" in attempt.detail
