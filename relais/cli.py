@@ -29,7 +29,7 @@ def _settings(**overrides: object) -> Settings:
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The SDK's HTTP stack is chatty at INFO and may log headers; keep it to warnings.
-    for noisy in ("msrest", "msal", "urllib3", "botframework", "httpx", "alembic"):
+    for noisy in ("msrest", "msal", "urllib3", "botframework", "httpx", "alembic", "azure"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

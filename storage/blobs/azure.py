@@ -170,7 +170,9 @@ def _status(error: AzureError) -> int | None:
 
 
 def _code(error: AzureError) -> str:
-    return str(getattr(error, "error_code", None) or _status(error) or type(error).__name__)
+    code = getattr(error, "error_code", None)
+    code = getattr(code, "value", code)  # StorageErrorCode is an enum of the service's codes
+    return str(code or _status(error) or type(error).__name__)
 
 
 def _first_line(error: AzureError) -> str:
