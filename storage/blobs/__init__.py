@@ -104,15 +104,15 @@ def parse_blob_url(url: str, data_dir: Path) -> Location:
                 "RELAIS_BLOB_CONNECTION_STRING"
             )
         return Location("azure", container=_container(parts.netloc, shown))
-    if parts.scheme in ("https", "http"):
+    if parts.scheme == "http":
+        raise ValueError(f"{shown!r}: an account URL is https (tokens are never sent in clear)")
+    if parts.scheme == "https":
         container = parts.path.strip("/")
         if parts.query or parts.fragment or parts.username or parts.password:
             raise ValueError(
                 f"an account URL carries no credentials (a SAS or a key): the process's identity "
                 f"is used; got {shown}"
             )
-        if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError(f"{shown!r}: an account URL is https (plain http only on loopback)")
         if "/" in container or not container:
             raise ValueError(f"{shown!r}: write https://ACCOUNT.blob.core.windows.net/CONTAINER")
         account_url = f"{parts.scheme}://{parts.netloc}"

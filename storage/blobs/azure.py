@@ -101,15 +101,27 @@ class AzureBlobStore:
 
     def _refusal(self, error: AzureError) -> str:
         where = self.describe()
-        if isinstance(error, ClientAuthenticationError) or _status(error) in (401, 403):
+        refused = _status(error) in (401, 403)
+        if self._credential is not None and (
+            refused or isinstance(error, ClientAuthenticationError)
+        ):
+            if not refused:  # no token at all: the storage account was never asked
+                return (
+                    f"{where}: this process has no Entra identity to sign in with (a managed "
+                    "identity on Azure, `az login` on a developer's machine)"
+                )
+            return (
+                f"{where} refused this process's identity ({_code(error)}): give it the role "
+                "Storage Blob Data Contributor on the container or its account"
+            )
+        if refused or isinstance(error, ClientAuthenticationError):
             return (
                 f"{where} refused the credentials ({_code(error)}): check the account key in "
-                "RELAIS_BLOB_CONNECTION_STRING, or the identity's role (Storage Blob Data "
-                "Contributor) with an account URL"
+                "RELAIS_BLOB_CONNECTION_STRING"
             )
-        if isinstance(error, HttpResponseError):
+        if isinstance(error, HttpResponseError) and _status(error) is not None:
             return f"{where} answered {_status(error)} ({_code(error)})"
-        # azure-identity's CredentialUnavailableError, connection refused, name not resolved…
+        # Connection refused, name not resolved, TLS refused…
         return f"{where} cannot be reached ({_first_line(error)})"
 
     async def store(self, data: bytes) -> tuple[str, int]:

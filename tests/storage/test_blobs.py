@@ -247,3 +247,24 @@ def test_the_blob_addresses_people_write_are_understood(tmp_path: Path) -> None:
         "relais-documents",
         "https://acct.blob.core.windows.net",
     )
+
+
+async def test_an_account_url_without_an_identity_stops_the_start_with_a_clear_message(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hub.documents import blob_store
+
+    for name in list(os.environ):
+        if name.startswith(("AZURE_", "IDENTITY_", "MSI_")):
+            monkeypatch.delenv(name)
+    url = f"https://127.0.0.1:{_closed_port()}/documents"
+    store = blob_store(settings.model_copy(update={"blob_url": url}))
+    try:
+        with pytest.raises(ConfigurationError) as refused:
+            await check_blobs(store)
+    finally:
+        await store.aclose()
+    message = str(refused.value)
+    assert message.startswith("RELAIS_BLOB_URL: the Azure container documents")
+    # A developer signed in with the Azure CLI has an identity: then the closed port speaks.
+    assert "no Entra identity" in message or "cannot be reached" in message
