@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 
 from hub.documents import receive_document
@@ -113,3 +114,27 @@ async def test_a_worker_that_cannot_reach_the_store_retries_later_instead_of_fai
     assert waiting.status == "pending" and waiting.next_attempt_at is not None
     (attempt,) = await attempts(sessions, queued.id)
     assert "the blob store cannot be read" in attempt.detail
+
+
+async def test_relais_serve_refuses_to_start_on_a_refused_account_key(
+    settings: Settings, azurite: Azurite, tmp_path: Path
+) -> None:
+    from aiohttp.test_utils import TestServer
+
+    from hub.errors import ConfigurationError
+    from relais.app import build_app
+
+    wrong = azurite.connection_string("d3Jvbmcta2V5LW5vdC10aGUtYWNjb3VudHMtb25l")
+    refused = settings.model_copy(
+        update={
+            "data_dir": tmp_path / "data",
+            "blob_url": "azure://documents",
+            "blob_connection_string": SecretStr(wrong),
+        }
+    )
+    server = TestServer(build_app(refused))
+    try:
+        with pytest.raises(ConfigurationError, match="refused the credentials"):
+            await server.start_server()
+    finally:
+        await server.close()
