@@ -62,6 +62,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await check_revision(app[ENGINE])
         await check_blobs(app[HUB].blobs)
+        log.info("document files are kept in %s", app[HUB].blobs.describe())
         yield
     finally:
         await app[HUB].aclose()

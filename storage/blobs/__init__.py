@@ -39,7 +39,8 @@ __all__ = [
 
 
 class Blobs(Protocol):
-    """What the intake and the delivery worker need of a blob store."""
+    """What the intake and the delivery worker need of a blob store. A store that cannot be
+    reached or written raises :class:`BlobStoreUnavailable` (an ``OSError``, as a full disk)."""
 
     def describe(self) -> str:
         """Where the blobs are, for people and logs: never a secret."""
