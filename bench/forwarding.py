@@ -4,6 +4,8 @@ sandbox, beside a plain httpx loop posting the same files to the same sandbox.
     python bench/forwarding.py                          # 10,000 documents, SQLite
     python bench/forwarding.py --documents 2000
     python bench/forwarding.py --database-url postgresql://postgres@127.0.0.1:5432/bench
+    python bench/forwarding.py --blob-url azurite       # files in Azurite (.cache/azurite)
+    python bench/forwarding.py --blob-url azure://CONTAINER   # RELAIS_BLOB_CONNECTION_STRING
 
 The sandbox (tests/fakes/partner.py) runs in its own process on loopback. The outbox is filled
 in bulk first (intake is not what is measured here). The **baseline** posts every file once,
@@ -11,6 +13,8 @@ with the same multipart fields and headers, ``--concurrency`` requests at a time
 costs with no database, no claims and no bookkeeping. The worker runs with the same concurrency;
 its time covers claiming, reading each file from the blob store, sending, and recording every
 attempt and outcome. Both runs are checked: the sandbox must hold exactly N documents.
+With ``--blob-url`` the worker reads every file from that store (an Azure container: the
+emulator Azurite started here for ``azurite``) instead of the local folder.
 Prints one JSON object per figure.
 """
 
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -32,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.worker import DeliveryWorker, WorkerConfig  # noqa: E402
-from storage.blobs import BlobStore  # noqa: E402
+from storage.blobs import Blobs, BlobStore, open_blob_store, parse_blob_url  # noqa: E402
 from tests.connectors.bulk import PDF_HEAD, fill_outbox  # noqa: E402
 from tests.fakes.partner import SANDBOX_KEY_ID, SANDBOX_SECRET  # noqa: E402
 
@@ -162,14 +167,19 @@ async def baseline(sandbox_url: str, count: int, concurrency: int) -> float:
 
 
 async def forward(
-    hub: object, workdir: Path, sandbox_url: str, count: int, concurrency: int, batch: int
+    hub: object,
+    blobs: Blobs,
+    sandbox_url: str,
+    count: int,
+    concurrency: int,
+    batch: int,
 ) -> float:
     from hub.services import Hub
 
     assert isinstance(hub, Hub)
     worker = DeliveryWorker(
         hub.sessions,
-        BlobStore(workdir / "blobs"),
+        blobs,
         open_secret=hub.vault.open,
         config=WorkerConfig(concurrency=concurrency, batch_size=batch),
     )
@@ -197,6 +207,45 @@ async def forward(
     return count / elapsed
 
 
+def start_azurite(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Azurite as the tests start it (``npm install --prefix .cache/azurite azurite@3``)."""
+    from tests.conftest import AZURITE_BIN, Azurite, azurite_command
+
+    if not AZURITE_BIN.exists():
+        raise SystemExit("Azurite is not installed: npm install --prefix .cache/azurite azurite@3")
+    port = free_port()
+    location = workdir / "azurite"
+    location.mkdir()
+    process = subprocess.Popen(
+        azurite_command(port, location),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process, Azurite(port).connection_string()
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise SystemExit("Azurite did not listen within 30 s")
+
+
+async def blob_target(args: argparse.Namespace, workdir: Path) -> Blobs:
+    """The store the worker reads from, holding the outbox's files (copied from the folder
+    ``fill_outbox`` wrote)."""
+    local = BlobStore(workdir / "blobs")
+    if not args.blob_url:
+        return local
+    url = "azure://bench" if args.blob_url == "azurite" else args.blob_url
+    store = open_blob_store(parse_blob_url(url, workdir), args.connection_string)
+    await store.check()
+    for digest in local.digests():
+        await store.store(local.read(digest))
+    return store
+
+
 async def stats(sandbox_url: str, reset: bool = False) -> dict[str, int]:
     async with httpx.AsyncClient() as client:
         figures: dict[str, int] = (await client.get(f"{sandbox_url}/_sandbox/stats")).json()
@@ -214,18 +263,21 @@ async def run(args: argparse.Namespace) -> None:
     ):
         if url.startswith(plain):
             url = driver + url.removeprefix(plain)
+    azurite = None
+    if args.blob_url == "azurite":
+        azurite, args.connection_string = start_azurite(workdir)
     port = free_port()
     sandbox = start_sandbox(port)
     sandbox_url = f"http://127.0.0.1:{port}"
     try:
         hub, engine = await prepare(url, workdir, sandbox_url, args.documents)
+        blobs = await blob_target(args, workdir)
         base = await baseline(sandbox_url, args.documents, args.concurrency)
         received = await stats(sandbox_url, reset=True)
         if received["documents"] != args.documents:
             raise SystemExit(f"baseline: the sandbox holds {received}")
-        rate = await forward(
-            hub, workdir, sandbox_url, args.documents, args.concurrency, args.batch
-        )
+        rate = await forward(hub, blobs, sandbox_url, args.documents, args.concurrency, args.batch)
+        await blobs.aclose()
         received = await stats(sandbox_url)
         if received["documents"] != args.documents or received["duplicates"]:
             raise SystemExit(f"worker: the sandbox holds {received}")
@@ -233,11 +285,15 @@ async def run(args: argparse.Namespace) -> None:
     finally:
         sandbox.terminate()
         sandbox.wait(10)
+        if azurite is not None:
+            azurite.terminate()
+            azurite.wait(10)
     database = "postgresql" if url.startswith("postgresql") else "sqlite"
+    store = "_azure" if args.blob_url else ""
     print(
         json.dumps(
             {
-                "metric": f"forwarding_rate_{database}",
+                "metric": f"forwarding_rate_{database}{store}",
                 "value": round(rate, 1),
                 "unit": "documents/s",
                 "baseline": round(base, 1),
@@ -257,6 +313,16 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--batch", type=int, default=128, help="deliveries claimed at once")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument(
+        "--blob-url",
+        help="the blob store the worker reads: a RELAIS_BLOB_URL, or `azurite` to start the "
+        "emulator (default: the local folder)",
+    )
+    parser.add_argument(
+        "--connection-string",
+        default=os.environ.get("RELAIS_BLOB_CONNECTION_STRING", ""),
+        help="for azure:// (default: RELAIS_BLOB_CONNECTION_STRING)",
+    )
     args = parser.parse_args()
     asyncio.run(run(args))
 

@@ -52,7 +52,7 @@ from connectors.outcomes import Fault, Outcome, Refused, Sent, outcome_name, red
 from connectors.parcel import Parcel, Target
 from connectors.partner_api import new_client
 from connectors.registry import ConnectorEnv, ConnectorRegistry, Connectors, default_registry
-from storage.blobs import BlobNotFound, BlobStore
+from storage.blobs import BlobNotFound, Blobs, BlobStoreUnavailable
 from storage.db import Sessions
 from storage.models import (
     CatalogApp,
@@ -97,7 +97,6 @@ _RELEASE = (
 )
 
 Clock = Callable[[], datetime]
-SMALL_FILE = 256 * 1024
 SecretOpener = Callable[[bytes], str]
 
 
@@ -174,7 +173,7 @@ class DeliveryWorker:
     def __init__(
         self,
         sessions: Sessions,
-        blobs: BlobStore,
+        blobs: Blobs,
         *,
         open_secret: SecretOpener,
         smtp: SmtpConfig | None = None,
@@ -490,14 +489,13 @@ class DeliveryWorker:
         except Exception as error:
             return Refused(outcomes.NOT_CONFIGURED, f"the stored secret cannot be used: {error}")
         try:
-            # A thread hop costs more than reading a small file (most scans are well under
-            # a megabyte); large files are read off the event loop.
-            if job.size <= SMALL_FILE:
-                data = self.blobs.read(job.sha256)
-            else:
-                data = await asyncio.to_thread(self.blobs.read, job.sha256)
+            # Bounded by the size the database recorded; the local folder reads small files
+            # on the loop (a thread hop costs more), larger ones and the object store off it.
+            data = await self.blobs.fetch(job.sha256, job.size)
         except BlobNotFound:
             return Fault(f"the stored file {job.sha256} is missing")
+        except BlobStoreUnavailable as error:
+            return Fault(f"the blob store cannot be read: {error}")
         parcel = Parcel(
             delivery_id=job.delivery_id,
             idempotency_key=job.idempotency_key,

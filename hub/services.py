@@ -14,6 +14,7 @@ from hub.ports import TeamsPort
 from hub.settings import Settings
 from hub.signals import Signal
 from hub.vault import Vault
+from storage.blobs import Blobs
 from storage.db import Sessions
 
 
@@ -25,6 +26,8 @@ class Hub:
     mailer: Mailer
     # Microsoft Graph for every firm's tenant; opens no connection until first used.
     graph: GraphClient
+    # The document files (RELAIS_BLOB_URL): the local folder, or a container every process shares.
+    blobs: Blobs
     # Rung whenever deliveries are queued (an upload from any face, a retry): the delivery worker
     # of this process listens, so it sends at once instead of at its next poll.
     deliveries_queued: Signal = field(default_factory=Signal)
@@ -36,3 +39,4 @@ class Hub:
         """Close the clients' connections (whoever built the services closes them)."""
         await self.graph.aclose()
         await self.mailer.aclose()
+        await self.blobs.aclose()

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.addresses import parse_allow
 from hub.errors import ConfigurationError
 from hub.keyring import HOW_TO_MAKE_ONE, derive, split_keys, weakness
+from storage.blobs import Location, parse_blob_url
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,12 @@ DEMO_TENANT_ID = "7d3c1f0e-5b1a-4c7e-9d2f-0a1b2c3d4e5f"
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="RELAIS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="RELAIS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # A refused value is not repeated in the message: it may be a key or a password.
+        hide_input_in_errors=True,
     )
 
     # -- where and how it runs
@@ -41,6 +47,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     # SQLite only: how long a write waits for another writer before giving up (503, try again).
     database_busy_timeout: float = Field(30.0, ge=0, le=600)
+    # Where document files are kept (storage/blobs): empty, the folder <data_dir>/blobs; or an
+    # Azure Blob Storage container that every process on every machine shares.
+    blob_url: str = ""
+    blob_connection_string: SecretStr = SecretStr("")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # -- Azure Bot registration (Bot Framework)
@@ -116,6 +126,16 @@ class Settings(BaseSettings):
     def _allow_list(cls, value: str) -> str:
         parse_allow(value)  # a typo is refused at start, not taken for a host name later
         return value.strip()
+
+    @field_validator("blob_url")
+    @classmethod
+    def _blob_address(cls, value: str) -> str:
+        parse_blob_url(value, Path("data"))  # a typo is refused at start, not at the first upload
+        return value.strip()
+
+    @property
+    def blob_location(self) -> Location:
+        return parse_blob_url(self.blob_url, self.data_dir)
 
     @field_validator("database_url")
     @classmethod

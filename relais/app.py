@@ -25,13 +25,13 @@ import bot
 from connectors.addresses import policy_for
 from connectors.worker import DeliveryWorker, WorkerConfig
 from hub.contacts import refresh_pending
-from hub.documents import blob_store
 from hub.errors import DatabaseNotReady
 from hub.rounds import INVITATIONS, exclusive_round
 from hub.services import Hub
 from hub.settings import Settings
 from relais.keys import ENGINE, HUB, SESSIONS, SETTINGS, WORKER
-from relais.services import build_services
+from relais.services import build_services, check_blobs
+from storage.blobs import Blobs
 from storage.db import create_engine, session_factory
 from storage.migrate import current_revision, head_revision
 
@@ -62,6 +62,8 @@ async def open_engine(settings: Settings) -> AsyncEngine:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         await check_revision(app[ENGINE])
+        await check_blobs(app[HUB].blobs)
+        log.info("document files are kept in %s", app[HUB].blobs.describe())
         yield
     finally:
         await app[HUB].aclose()
@@ -105,7 +107,7 @@ def build_worker(hub: Hub, config: WorkerConfig | None = None) -> DeliveryWorker
     (``config`` tunes the rest)."""
     return DeliveryWorker(
         hub.sessions,
-        blob_store(hub.settings),
+        hub.blobs,
         open_secret=hub.vault.open,
         mailer=hub.mailer,
         config=replace(config or WorkerConfig(), retry_horizon=hub.settings.retry_horizon_seconds),
@@ -134,11 +136,11 @@ async def _database_problem(engine: AsyncEngine) -> str | None:
     return None
 
 
-async def _documents_problem(settings: Settings) -> str | None:
+async def _documents_problem(blobs: Blobs) -> str | None:
     try:
-        await asyncio.to_thread(blob_store(settings).probe)
+        await blobs.probe()
     except OSError as error:
-        log.error("health check: the document folder cannot be written: %s", error)
+        log.error("health check: documents cannot be written to %s: %s", blobs.describe(), error)
         return f"the document folder cannot be written ({error.strerror or type(error).__name__})"
     return None
 
@@ -149,7 +151,7 @@ async def healthz(request: web.Request) -> web.Response:
     them."""
     checks = {
         "database": await _database_problem(request.app[ENGINE]),
-        "documents": await _documents_problem(request.app[SETTINGS]),
+        "documents": await _documents_problem(request.app[HUB].blobs),
     }
     problems = [
         {"check": name, "detail": detail} for name, detail in checks.items() if detail is not None

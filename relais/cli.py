@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from hub.errors import RelaisError
+from hub.errors import ConfigurationError, RelaisError
 from hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,7 @@ def _settings(**overrides: object) -> Settings:
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # The SDK's HTTP stack is chatty at INFO and may log headers; keep it to warnings.
-    for noisy in ("msrest", "msal", "urllib3", "botframework", "httpx", "alembic"):
+    for noisy in ("msrest", "msal", "urllib3", "botframework", "httpx", "alembic", "azure"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -79,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_worker(args: argparse.Namespace) -> None:
     """The delivery worker alone: run several, on several machines, beside `serve --no-worker`."""
     from relais.app import build_worker, open_engine
-    from relais.services import build_services
+    from relais.services import build_services, check_blobs
     from storage.db import session_factory
 
     settings = _settings()
@@ -87,6 +87,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     async def run() -> None:
         engine = await open_engine(settings)
         hub = build_services(settings, session_factory(engine))
+        try:
+            await check_blobs(hub.blobs)
+        except RelaisError:
+            await hub.aclose()
+            await engine.dispose()
+            raise
         worker = build_worker(hub)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -286,9 +292,9 @@ def cmd_upload(args: argparse.Namespace) -> None:
 
     async def run() -> int:
         engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
+        hub = build_services(settings, session_factory(engine))
         refused = 0
         try:
-            hub = build_services(settings, session_factory(engine))
             firm = await firm_for_command_line(hub, args.tenant)
             actor = replace(command_line_actor(firm), display_name="relais upload")
             for name in args.files:
@@ -319,10 +325,52 @@ def cmd_upload(args: argparse.Namespace) -> None:
                         f"to be sent to {receipt.deliveries} application(s)"
                     )
         finally:
+            await hub.aclose()
             await engine.dispose()
         return refused
 
     if asyncio.run(run()):
+        raise SystemExit(1)
+
+
+def cmd_blobs_migrate(args: argparse.Namespace) -> None:
+    """The local folder's files into the store RELAIS_BLOB_URL names (resumable, verified)."""
+    from hub.documents import blob_store
+    from relais.services import check_blobs
+    from storage.blobs import BlobStore
+    from storage.blobs.migrate import Migration, copy_blobs
+
+    settings = _settings()
+    source = BlobStore(Path(args.source) if args.source else settings.data_dir / "blobs")
+    if settings.blob_location.kind == "local":
+        raise ConfigurationError(
+            "RELAIS_BLOB_URL names no object store to copy into: set it (and "
+            "RELAIS_BLOB_CONNECTION_STRING) to the Azure container first"
+        )
+    if not source.root.is_dir():
+        raise ConfigurationError(f"there is no blob folder at {source.root}")
+
+    def progress(report: Migration, digest: str, what: str) -> None:
+        if what not in ("copied", "present"):
+            print(f"{digest}: NOT COPIED: {what}", flush=True)
+        elif report.seen % 100 == 0:
+            print(f"{report.seen} blobs: {report.copied} copied, {report.present} already there")
+
+    async def run() -> Migration:
+        target = blob_store(settings)
+        try:
+            await check_blobs(target)
+            print(f"Copying {source.describe()} into {target.describe()}", flush=True)
+            return await copy_blobs(source, target, progress)
+        finally:
+            await target.aclose()
+
+    report = asyncio.run(run())
+    print(
+        f"{report.seen} blobs: {report.copied} copied and verified, {report.present} already "
+        f"there, {len(report.failed)} not copied"
+    )
+    if report.failed:
         raise SystemExit(1)
 
 
@@ -457,6 +505,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TENANT_ID",
         help="the firm's Entra tenant id (needed when several firms share the database)",
     )
+
+    blobs = commands.add_parser(
+        "blobs", help="The document store (RELAIS_BLOB_URL)."
+    ).add_subparsers(dest="blobs_command", required=True, metavar="ACTION")
+    migrate = blobs.add_parser(
+        "migrate",
+        help="Copy the local blob folder into the object store RELAIS_BLOB_URL names; what is "
+        "already there is skipped (run it again after an interruption), every copy is verified "
+        "by its SHA-256.",
+    )
+    migrate.add_argument(
+        "--from",
+        dest="source",
+        metavar="FOLDER",
+        help="the local blob folder (default: RELAIS_DATA_DIR/blobs)",
+    )
+    migrate.set_defaults(handler=cmd_blobs_migrate)
 
     manifest = commands.add_parser("manifest", help="The Teams app package.").add_subparsers(
         dest="manifest_command", required=True, metavar="ACTION"

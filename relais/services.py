@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from connectors.graph import GRAPH_SCOPE, GraphClient, GraphConfig
 from connectors.mail import EntraTokens, GraphSendMail, Mailer, SmtpConfig, SmtpTransport
+from hub.documents import blob_store
+from hub.errors import ConfigurationError
 from hub.offers import TeamsPort
 from hub.services import Hub
 from hub.settings import Settings
 from hub.vault import Vault
+from storage.blobs import Blobs, BlobStoreMisconfigured
 from storage.db import Sessions
 
 
@@ -24,8 +27,18 @@ def build_services(
         graph=_graph_client(
             settings, settings.entra_client_id, settings.entra_client_secret.get_secret_value()
         ),
+        blobs=blob_store(settings),
         teams=teams,
     )
+
+
+async def check_blobs(blobs: Blobs) -> None:
+    """Refuse to start on a blob store that cannot be used (a refused key, an unreachable
+    account); a missing folder or container is created."""
+    try:
+        await blobs.check()
+    except BlobStoreMisconfigured as error:
+        raise ConfigurationError(f"RELAIS_BLOB_URL: {error}.") from None
 
 
 def _graph_client(

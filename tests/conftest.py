@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,6 +52,114 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI must provide it: a skip under CI is a failure)")
     pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- Azurite
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_PREFIX = ROOT / ".cache" / "azurite"
+AZURITE_BIN = AZURITE_PREFIX / "node_modules" / ".bin" / "azurite-blob"
+# Azurite's development account: its key is published in Azurite's documentation.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+@dataclass(frozen=True)
+class Azurite:
+    """A local Azure Blob Storage emulator for the tests' whole run."""
+
+    port: int
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{AZURITE_ACCOUNT}"
+
+    def connection_string(self, key: str = AZURITE_KEY) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={key};"
+            f"BlobEndpoint={self.endpoint};"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _install_azurite() -> None:
+    if AZURITE_BIN.exists():
+        return
+    npm = shutil.which("npm")
+    require(npm is not None, "Azure Blob Storage tests need npm (to install Azurite)")
+    assert npm is not None
+    AZURITE_PREFIX.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [npm, "install", "--prefix", str(AZURITE_PREFIX), "--no-audit", "--no-fund", "azurite@3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    require(
+        done.returncode == 0 and AZURITE_BIN.exists(),
+        f"Azure Blob Storage tests need Azurite; `npm install azurite@3` failed: "
+        f"{done.stderr.strip()[-500:]}",
+    )
+
+
+def azurite_command(port: int, location: Path) -> list[str]:
+    """Azurite's blob service on loopback, keeping its files in ``location``."""
+    return [
+        str(AZURITE_BIN),
+        "--silent",
+        "--disableTelemetry",
+        "--location",
+        str(location),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        # The SDK may be newer than the emulator: its API version is accepted all the same.
+        "--skipApiVersionCheck",
+        "--loose",
+    ]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"Azurite exited at start (code {process.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)  # start-up, not a test waiting for a result
+    raise RuntimeError(f"Azurite did not listen on port {port} within {seconds} s")
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """Azurite's blob service on a free port (installed into .cache/azurite when missing)."""
+    _install_azurite()
+    port = _free_port()
+    process = subprocess.Popen(
+        azurite_command(port, tmp_path_factory.mktemp("azurite")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process)
+        yield Azurite(port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 # --------------------------------------------------------------------------- databases

@@ -9,7 +9,6 @@ version. The worker (:mod:`connectors.worker`) does the sending.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,12 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.audit import record
 from hub.documents.content_type import detect_content_type
 from hub.documents.filenames import sanitise_filename
-from hub.errors import InvalidInput, NotFound, PermissionDenied, storage_unavailable
+from hub.errors import (
+    ConfigurationError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    storage_unavailable,
+)
 from hub.identity import Actor
 from hub.rights import visible_dossiers
 from hub.services import Hub
 from hub.settings import Settings
-from storage.blobs import BlobStore
+from storage.blobs import Blobs, BlobStoreMisconfigured, open_blob_store
 from storage.models import (
     CatalogApp,
     Connection,
@@ -58,8 +63,14 @@ class VersionReceipt:
     duplicate: bool
 
 
-def blob_store(settings: Settings) -> BlobStore:
-    return BlobStore(settings.data_dir / "blobs")
+def blob_store(settings: Settings) -> Blobs:
+    """The store ``RELAIS_BLOB_URL`` names; the composition root builds it once (``hub.blobs``)."""
+    try:
+        return open_blob_store(
+            settings.blob_location, settings.blob_connection_string.get_secret_value()
+        )
+    except BlobStoreMisconfigured as error:
+        raise ConfigurationError(str(error)) from None
 
 
 async def receive_document(
@@ -89,10 +100,11 @@ async def receive_document(
     dossier, folder = await _where(hub, actor, dossier_code, folder_path)
     content_type = detect_content_type(data)
     # Outside the transaction, and first: a file without a version is harmless (and reused by
-    # the next upload of the same bytes); a version without its file would not be. A folder that
-    # cannot take it (full, read-only) stops the intake here, before any row is written.
+    # the next upload of the same bytes); a version without its file would not be. A store that
+    # cannot take it (a full or read-only folder, an unreachable container) stops the intake
+    # here, before any row is written.
     try:
-        sha256, size = await asyncio.to_thread(blob_store(hub.settings).put, data)
+        sha256, size = await hub.blobs.store(data)
     except OSError as error:
         raise storage_unavailable(error) from error
     # Two uploads of the same new name at once race on the unique keys; the loser tries again
