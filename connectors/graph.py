@@ -114,7 +114,7 @@ def _verify(ca_bundle: str = "") -> ssl.SSLContext | bool:
     return ssl.create_default_context(cafile=bundle) if bundle else True
 
 
-def _trusting(ca_bundle: str) -> dict[str, Any]:
+def msal_trust(ca_bundle: str) -> dict[str, Any]:
     """msal's HTTP client when ``ca_bundle`` is given: a requests session that trusts only that
     file. Not ``trust_env``: requests would let ``REQUESTS_CA_BUNDLE`` override its ``verify``."""
     if not ca_bundle:
@@ -184,7 +184,7 @@ class GraphClient:
             authority=f"{self.config.authority_host}/{tenant}",
             # The authority is given explicitly (sovereign clouds, local fakes).
             instance_discovery=False,
-            **_trusting(self.config.ca_bundle),
+            **msal_trust(self.config.ca_bundle),
         )
 
     async def _app(self, tenant: str) -> msal.ConfidentialClientApplication:
