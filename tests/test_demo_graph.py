@@ -199,3 +199,10 @@ def test_the_playground_files_name_the_demo_tenant_and_people(served: tuple[Demo
     assert f"M365_AGENTS_PLAYGROUND_CONFIG_PATH=.m365agentsplayground.contact.yml {command}" in (
         banner
     )
+
+
+def test_entra_and_graph_set_by_the_person_are_kept(tmp_path: Path) -> None:
+    mine = Settings(_env_file=None, demo=True, graph_url="https://graph.lab/v1.0")  # type: ignore[call-arg]
+    assert _at_graph_stand_in(mine, "https://127.0.0.1:1", tmp_path / "ca.pem") is None
+    with pytest.raises(ValueError, match=re.escape("no such file: /nowhere/ca.pem")):
+        Settings(_env_file=None, ca_bundle="/nowhere/ca.pem")
