@@ -13,6 +13,7 @@ person's own, is left alone).
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ STAFF_FILE = ".m365agentsplayground.yml"
 CONTACT_FILE = ".m365agentsplayground.contact.yml"
 MARK = "# Written by `relais demo` at each start (Microsoft 365 Agents Playground, schema 0.1.1)."
 CONTACT_PORT = 56151
+
+log = logging.getLogger(__name__)
 
 
 def _user(person: DemoPerson) -> dict[str, str]:
@@ -58,9 +61,13 @@ def playground_config(
 
 
 def _write(path: Path, config: dict[str, Any]) -> bool:
-    if path.exists() and not path.read_text(errors="replace").startswith(MARK):
+    try:
+        if path.exists() and not path.read_text(errors="replace").startswith(MARK):
+            return False
+        path.write_text(f"{MARK}\n{json.dumps(config, ensure_ascii=False, indent=2)}\n")
+    except OSError as error:  # a read-only folder: the demo serves all the same
+        log.warning("%s not written: %s", path, error)
         return False
-    path.write_text(f"{MARK}\n{json.dumps(config, ensure_ascii=False, indent=2)}\n")
     return True
 
 
