@@ -14,6 +14,7 @@ from typing import Any
 
 import msal
 
+from connectors.graph import msal_trust
 from hub.errors import ConfigurationError, NotRecognised
 from hub.settings import Settings
 
@@ -70,6 +71,8 @@ class EntraSignIn:
             # The authority is given explicitly; asking login.microsoftonline.com to validate it
             # would break sovereign clouds and local test authorities alike.
             instance_discovery=False,
+            # RELAIS_CA_BUNDLE: the demo's stand-in, a test lab (requests' roots otherwise).
+            **msal_trust(self.settings.ca_bundle),
         )
 
     async def client(self) -> msal.ConfidentialClientApplication:

@@ -93,8 +93,8 @@ def connect(settings: Settings) -> TeamsLink:
     adapter = CloudAdapter(authentication)
     adapter.on_turn_error = _on_turn_error
     sender = ProactiveSender(adapter, settings.bot_app_id)
-    # The Teams app's id is the bot's (manifest/build.py); without one (demo) nothing is installed.
-    return TeamsLink(authentication, adapter, sender, TeamsCards(sender, settings.bot_app_id))
+    # The Teams app's id is the bot's (manifest/build.py); the demo's is a fixed one.
+    return TeamsLink(authentication, adapter, sender, TeamsCards(sender, settings.teams_app_id))
 
 
 async def _bot(app: web.Application, hub: Hub, link: TeamsLink) -> AsyncIterator[None]:

@@ -20,7 +20,7 @@ from hub.offers import Answer, Offer, Reach, Reference, TeamsUnreachable
 
 class TeamsCards:
     """Implements :class:`hub.offers.TeamsPort`; ``teams_app_id`` is the bot's id (the
-    manifest's), installed for contacts the bot never met ("" in the demo: nothing installed)."""
+    manifest's, or the demo's own), installed for contacts the bot never met."""
 
     def __init__(self, sender: ProactiveSender, teams_app_id: str) -> None:
         self.sender = sender

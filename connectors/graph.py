@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import jwt
 import msal
+import requests
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class GraphConfig:
     # A Retry-After longer than this is not waited for: the caller is told to try later.
     max_retry_after: float = 30.0
     timeout: float = 30.0
+    # A PEM file of the certificate authorities trusted for Entra and Graph instead of the public
+    # ones (RELAIS_CA_BUNDLE: a test lab, the demo's stand-in); "" trusts the public roots.
+    ca_bundle: str = ""
 
     @property
     def configured(self) -> bool:
@@ -103,10 +107,22 @@ class GraphUser:
 Sleep = Callable[[float], Awaitable[None]]
 
 
-def _verify() -> ssl.SSLContext | bool:
-    """Trust ``SSL_CERT_FILE`` when it is set (a private CA, the tests' fake), else httpx's roots."""
-    bundle = os.environ.get("SSL_CERT_FILE")
+def _verify(ca_bundle: str = "") -> ssl.SSLContext | bool:
+    """Trust ``ca_bundle`` when given, else ``SSL_CERT_FILE`` when it is set (a private CA, the
+    tests' fake), else httpx's roots."""
+    bundle = ca_bundle or os.environ.get("SSL_CERT_FILE")
     return ssl.create_default_context(cafile=bundle) if bundle else True
+
+
+def msal_trust(ca_bundle: str) -> dict[str, Any]:
+    """msal's HTTP client when ``ca_bundle`` is given: a requests session that trusts only that
+    file. Not ``trust_env``: requests would let ``REQUESTS_CA_BUNDLE`` override its ``verify``."""
+    if not ca_bundle:
+        return {}
+    session = requests.Session()
+    session.verify = ca_bundle
+    session.trust_env = False
+    return {"http_client": session}
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -168,6 +184,7 @@ class GraphClient:
             authority=f"{self.config.authority_host}/{tenant}",
             # The authority is given explicitly (sovereign clouds, local fakes).
             instance_discovery=False,
+            **msal_trust(self.config.ca_bundle),
         )
 
     async def _app(self, tenant: str) -> msal.ConfidentialClientApplication:
@@ -237,7 +254,7 @@ class GraphClient:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             self._http = httpx.AsyncClient(
-                verify=_verify(),
+                verify=_verify(self.config.ca_bundle),
                 timeout=httpx.Timeout(self.config.timeout, connect=10.0),
                 transport=self._transport,
                 headers={"Accept": "application/json"},

@@ -26,6 +26,8 @@ PLACEHOLDERS = {"changeme", "change-me", "todo", "xxx", "your-app-id", "placehol
 DEMO_ENCRYPTION_KEY = "demo-only-key-not-for-production"
 # The demo firm's tenant (``relais demo``): demo-mode "sign in as" is limited to it.
 DEMO_TENANT_ID = "7d3c1f0e-5b1a-4c7e-9d2f-0a1b2c3d4e5f"
+# The Teams app installed for guests in demo mode, where the bot has no registration of its own.
+DEMO_TEAMS_APP_ID = "de300000-0000-4000-8000-00000000b075"
 
 
 class Settings(BaseSettings):
@@ -68,6 +70,9 @@ class Settings(BaseSettings):
     entra_client_secret: SecretStr = SecretStr("")
     entra_authority_host: str = "https://login.microsoftonline.com"
     graph_url: str = "https://graph.microsoft.com/v1.0"
+    # A PEM file of the certificate authorities the Entra and Graph clients trust instead of the
+    # public ones: for test labs and `relais demo`'s stand-in. Empty in production.
+    ca_bundle: str = ""
 
     # -- outgoing mail
     smtp_host: str = "localhost"
@@ -136,6 +141,14 @@ class Settings(BaseSettings):
     @property
     def blob_location(self) -> Location:
         return parse_blob_url(self.blob_url, self.data_dir)
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_file(cls, value: str) -> str:
+        """Refused at start rather than as a TLS failure at the first invitation."""
+        value = value.strip()
+        if value and not Path(value).is_file():
+            raise ValueError(f"no such file: {value} (a PEM file of certificate authorities)")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -205,6 +218,11 @@ class Settings(BaseSettings):
     @property
     def bot_auth_enabled(self) -> bool:
         return bool(self.bot_app_id)
+
+    @property
+    def teams_app_id(self) -> str:
+        """The Teams app installed for guests: the bot's registration, or the demo's own id."""
+        return self.bot_app_id or (DEMO_TEAMS_APP_ID if self.demo else "")
 
     @property
     def secure_cookies(self) -> bool:

@@ -12,11 +12,15 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from hub.errors import ConfigurationError, RelaisError
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from relais.demo import DemoInfo
 
 log = logging.getLogger(__name__)
 
@@ -174,20 +178,101 @@ def _demo_settings(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update={"base_url": f"http://{host}:{settings.port}"})
 
 
+_GRAPH_SETTINGS = frozenset(
+    {"entra_authority_host", "graph_url", "entra_client_id", "entra_client_secret", "ca_bundle"}
+)
+
+
+def _at_graph_stand_in(settings: Settings, url: str, ca_file: Path) -> Settings | None:
+    """The settings with Entra and Graph at the demo's Microsoft stand-in; None when the person
+    set any of them (then they go where the person said, and the stand-in is not started)."""
+    from pydantic import SecretStr
+
+    from relais.demo.graph import CLIENT_ID, CLIENT_SECRET
+
+    if settings.model_fields_set & _GRAPH_SETTINGS:
+        return None
+    return settings.model_copy(
+        update={
+            "entra_authority_host": url,
+            "graph_url": f"{url}/v1.0",
+            "entra_client_id": CLIENT_ID,
+            "entra_client_secret": SecretStr(CLIENT_SECRET),
+            # Relais' Entra and Graph clients alone trust the throw-away CA (no process-wide
+            # SSL_CERT_FILE): the same explicit setting a test lab would use.
+            "ca_bundle": str(ca_file),
+        }
+    )
+
+
+def _demo_banner(
+    info: DemoInfo, settings: Settings, partner_url: str, graph_url: str, codes: list[str]
+) -> str:
+    from relais.demo.graph import ACCEPT_AFTER
+    from relais.demo.playground import commands
+
+    address = f"http://{settings.host}:{settings.port}"
+    lines = [
+        "",
+        f"Relais demo — {info.firm_name}",
+        f"  Panel:          {address}/admin/   (sign in as any demo person, no password)",
+        f"  Bot endpoint:   {address}/api/messages   (authentication OFF: demo only)",
+        f"  Links in cards: {settings.base_url}",
+        f"  Database:       {_safe_url(settings.database_url)}",
+        f"  Partner stand-in (demo only): {partner_url}   the OCR applications deliver there; "
+        'it takes documents with a reference, and refuses a file named with "illisible"',
+    ]
+    if graph_url:
+        lines.append(
+            f"  Microsoft stand-in (demo only): {graph_url}   Entra and Graph for the demo "
+            f"tenant: consent granted, invitations accepted {ACCEPT_AFTER:.0f} s after they are "
+            "sent (check again), Relais installed for guests"
+        )
+    lines += [f"  Tenant id:      {info.tenant_id}", "  People (Entra object ids):"]
+    for person in info.staff + info.contacts[:3]:
+        lines.append(f"    {person.object_id}  {person.role:<15} {person.name} <{person.email}>")
+    as_staff, as_contact = commands(f"{address}/api/messages")
+    lines += [
+        "  Try it as in Teams (Microsoft 365 Agents Playground, Node.js; files written here):",
+        f"    {as_staff}",
+        f"    as a client contact: {as_contact}",
+        f"  Or post a Teams message activity to {address}/api/messages from tenant "
+        f'{info.tenant_id}, user {info.staff[0].object_id}, text "aide"',
+    ]
+    if codes:
+        lines.append(
+            f'  Then try "historique facture", "échecs" or "statut {codes[0]}" '
+            '(in English: "history releve", "failures"): a month of documents is there.'
+        )
+    return "\n".join(lines) + "\n"
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
-    from relais.demo import DemoInfo, seed, seed_activity
+    from hub.settings import DEMO_TEAMS_APP_ID
+    from relais.demo import seed, seed_activity
     from relais.demo.activity import point_at_partner
     from relais.demo.dataset import APPLICATIONS
+    from relais.demo.firm import grant_consent
+    from relais.demo.graph import NAME as GRAPH_NAME
+    from relais.demo.graph import GraphStandIn, Person
     from relais.demo.partner import DemoPartner, address_of, listening_socket, serving
+    from relais.demo.playground import write_playground_files
+    from relais.demo.tls import make_certificates
     from relais.services import build_services
     from storage.db import create_engine, session_factory
 
     settings = _demo_settings(args)
     _upgrade(settings)
-    # The partner stand-in's port is chosen now, so its address can be stored before serving.
-    sock = listening_socket()
-    partner_url = address_of(sock)
+    # The stand-ins' ports are chosen now, so their addresses can be stored before serving.
+    sock, graph_sock = listening_socket(), listening_socket()
+    partner_url, graph_url = address_of(sock), address_of(graph_sock, "https")
     stand_in = DemoPartner((a.api_key_id, a.secret) for a in APPLICATIONS if a.by_api)
+    tls = make_certificates(settings.data_dir / "demo-tls")
+    at_graph = _at_graph_stand_in(settings, graph_url, tls.ca_file)
+    if at_graph is None:
+        graph_sock.close()
+        graph_url = ""
+    settings = at_graph or settings
 
     async def run() -> tuple[DemoInfo, list[str]]:
         engine = create_engine(settings.database_url, busy_timeout=settings.database_busy_timeout)
@@ -201,41 +286,39 @@ def cmd_demo(args: argparse.Namespace) -> None:
                 else (await seed_activity(hub, partner_url=partner_url)).dossiers
             )
             await point_at_partner(hub, partner_url)
+            if graph_url:
+                await grant_consent(hub.sessions)
             return info, codes
         finally:
             await hub.aclose()
             await engine.dispose()
 
+    info, codes = asyncio.run(run())
+    graph = GraphStandIn(
+        info.tenant_id,
+        [Person(p.object_id, p.name, p.email) for p in info.staff]
+        + [Person(p.object_id, p.name, p.email, guest=True) for p in info.contacts],
+        state_file=settings.data_dir / "demo-microsoft.json",
+    )
+    graph.url = graph_url
+    write_playground_files(Path.cwd(), info, DEMO_TEAMS_APP_ID)
+
     async def beside(app: web.Application) -> AsyncIterator[None]:
         async with serving(stand_in, sock):
-            yield
+            if not graph_url:
+                yield
+                return
+            async with serving(
+                graph,
+                graph_sock,
+                ssl_context=tls.server_context(),
+                name=GRAPH_NAME,
+                plays="Microsoft Entra and Graph",
+            ):
+                yield
 
-    info, codes = asyncio.run(run())
-    address = f"http://{settings.host}:{settings.port}"
-    lines = [
-        "",
-        f"Relais demo — {info.firm_name}",
-        f"  Panel:          {address}/admin/   (sign in as any demo person, no password)",
-        f"  Bot endpoint:   {address}/api/messages   (authentication OFF: demo only)",
-        f"  Links in cards: {settings.base_url}",
-        f"  Database:       {_safe_url(settings.database_url)}",
-        f"  Partner stand-in (demo only): {partner_url}   the OCR applications deliver there; "
-        'it takes documents with a reference, and refuses a file named with "illisible"',
-        f"  Tenant id:      {info.tenant_id}",
-        "  People (Entra object ids):",
-    ]
-    for person in info.staff + info.contacts[:3]:
-        lines.append(f"    {person.object_id}  {person.role:<15} {person.name} <{person.email}>")
-    lines.append(
-        f"  Try the bot: a Teams message activity to {address}/api/messages from tenant "
-        f'{info.tenant_id}, user {info.staff[0].object_id}, text "aide"'
-    )
-    if codes:
-        lines.append(
-            f'  Then try "historique facture", "échecs" or "statut {codes[0]}" '
-            '(in English: "history releve", "failures"): a month of documents is there.'
-        )
-    _serve(settings, banner="\n".join(lines) + "\n", beside=beside)
+    banner = _demo_banner(info, settings, partner_url, graph_url, codes)
+    _serve(settings, banner=banner, beside=beside)
 
 
 def cmd_import(args: argparse.Namespace) -> None:

@@ -52,6 +52,7 @@ def _graph_client(
             authority_host=settings.entra_authority_host,
             graph_url=settings.graph_url,
             scope=scope,
+            ca_bundle=settings.ca_bundle,
         )
     )
 

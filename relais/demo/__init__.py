@@ -8,6 +8,11 @@ documents, partner answers — lives in data files under ``relais/demo/data/``, 
 seeds are idempotent and make the same firm, with the same identifiers, every time. Tests use the
 demo firm where it is the point (the demo itself, the panel's browser tests); elsewhere they
 arrange small scenes of their own (``tests/scenes.py``).
+
+``relais demo`` also serves two stand-ins, real servers at their own addresses: the partner
+applications' API (:mod:`relais.demo.partner`) and Microsoft Entra + Graph over HTTPS
+(:mod:`relais.demo.graph`, its throw-away CA from :mod:`relais.demo.tls`); and it writes the
+Agents Playground files (:mod:`relais.demo.playground`).
 """
 
 from hub.settings import DEMO_TENANT_ID

@@ -21,7 +21,7 @@ from hub.audit import record
 from hub.settings import DEMO_TENANT_ID
 from relais.demo.dataset import DEMO_STAFF, FIRM, NAMES
 from storage.db import Sessions
-from storage.models import Contact, ContactDossier, Dossier, Firm, Folder, StaffUser
+from storage.models import Contact, ContactDossier, Dossier, Firm, Folder, StaffUser, utcnow
 
 DEMO_FIRM_NAME = FIRM.name
 DEMO_DOMAIN = FIRM.domain
@@ -232,3 +232,26 @@ async def _info(sessions: Sessions, firm_id: int) -> DemoInfo:
         contacts=contacts,
         dossiers=total or 0,
     )
+
+
+async def grant_consent(sessions: Sessions) -> bool:
+    """The demo tenant's administrator has granted Relais its permissions: recorded on the demo
+    firm as the panel's consent flow records it (the demo's Microsoft stand-in gives tokens with
+    the roles, so "check again" finds the same). True when it was not recorded yet."""
+    async with sessions() as session, session.begin():
+        firm = await session.scalar(select(Firm).where(Firm.tenant_id == DEMO_TENANT_ID))
+        if firm is None or (firm.consent_state == "granted" and not firm.consent_error):
+            return False
+        before = firm.consent_state
+        firm.consent_state, firm.consent_error, firm.consent_checked_at = "granted", "", utcnow()
+        record(
+            session,
+            firm.id,
+            "system",
+            "tenant.consent_recorded",
+            "firm",
+            firm.id,
+            before=before,
+            after="granted",
+        )
+    return True

@@ -24,12 +24,13 @@ import hashlib
 import logging
 import random
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -347,19 +348,31 @@ def listening_socket(host: str = "127.0.0.1") -> socket.socket:
     return sock
 
 
-def address_of(sock: socket.socket) -> str:
+def address_of(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
+
+
+class _StandIn(Protocol):
+    def app(self) -> web.Application: ...
 
 
 @asynccontextmanager
-async def serving(stand_in: PartnerStandIn, sock: socket.socket) -> AsyncIterator[str]:
-    """Serve ``stand_in`` on ``sock`` in the running loop until the block ends; yields its URL."""
+async def serving(
+    stand_in: _StandIn,
+    sock: socket.socket,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    name: str = NAME,
+    plays: str = "the partner applications",
+) -> AsyncIterator[str]:
+    """Serve ``stand_in`` on ``sock`` in the running loop until the block ends (over TLS with
+    ``ssl_context``); yields its URL."""
     runner = web.AppRunner(stand_in.app(), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    await web.SockSite(runner, sock).start()
-    url = address_of(sock)
-    log.info("%s serving on %s (demo only: it plays the partner applications)", NAME, url)
+    await web.SockSite(runner, sock, ssl_context=ssl_context).start()
+    url = address_of(sock, "https" if ssl_context else "http")
+    log.info("%s serving on %s (demo only: it plays %s)", name, url, plays)
     try:
         yield url
     finally:
