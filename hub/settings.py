@@ -141,6 +141,7 @@ class Settings(BaseSettings):
     @property
     def blob_location(self) -> Location:
         return parse_blob_url(self.blob_url, self.data_dir)
+
     @field_validator("ca_bundle")
     @classmethod
     def _ca_file(cls, value: str) -> str:
