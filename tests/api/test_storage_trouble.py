@@ -5,6 +5,7 @@ nothing stored (no document without its file), and ``/healthz`` saying which par
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -34,12 +35,13 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 STORAGE_MESSAGE = "the server's document folder cannot be written"
 
 
-def _unwritable(settings: Settings) -> Settings:
-    """The data folder's path is a regular file: every write under it fails (ENOTDIR), even as
+def _unwritable(settings: Settings) -> None:
+    """After the server started (it checks the folder at start and refuses a broken one), the
+    data folder's path becomes a regular file: every write under it fails (ENOTDIR), even as
     root, where permission bits stop nothing."""
+    shutil.rmtree(settings.data_dir, ignore_errors=True)
     settings.data_dir.parent.mkdir(parents=True, exist_ok=True)
     settings.data_dir.write_text("not a folder")
-    return settings
 
 
 @contextlib.contextmanager
@@ -81,7 +83,8 @@ async def _upload(client: Client, token: str, code: str, data: bytes = PDF) -> A
 async def test_an_unwritable_document_folder_is_a_503_problem_and_healthz_says_so(
     aiohttp_client: Any, settings: Settings, office: Office, hub: Hub, sessions: Sessions
 ) -> None:
-    client: Client = await aiohttp_client(build_app(_unwritable(settings)))
+    client: Client = await aiohttp_client(build_app(settings))
+    _unwritable(settings)
     token = await _token(hub, sessions, office)
     response = await _upload(client, token, office.dossier.code)
     problem = await _problem(response, 503)
@@ -139,9 +142,13 @@ async def test_a_full_or_read_only_disk_is_a_503_and_nothing_is_stored(
     options: str,
     errno_name: str,
 ) -> None:
-    with _tmpfs(tmp_path / "disk", options) as disk:
+    # Mounted writable: the server checks the folder at start and would refuse a read-only one;
+    # the disk turns read-only under the running server.
+    with _tmpfs(tmp_path / "disk", "size=64k" if options == "ro" else options) as disk:
         small = settings.model_copy(update={"data_dir": disk})
         client: Client = await aiohttp_client(build_app(small))
+        if options == "ro":
+            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
         token = await _token(hub, sessions, office)
         # Larger than the whole 64 KiB disk; on the read-only one any file is.
         response = await _upload(client, token, office.dossier.code, PDF + b"0" * 200_000)
@@ -217,7 +224,8 @@ async def test_a_locked_sqlite_is_a_503_page_with_retry_after_in_the_panel(
 async def test_an_unwritable_document_folder_is_a_503_page_on_the_panel_upload(
     aiohttp_client: Any, settings: Settings, demo: Any, sessions: Sessions
 ) -> None:
-    client: Client = await aiohttp_client(build_app(_unwritable(settings)))
+    client: Client = await aiohttp_client(build_app(settings))
+    _unwritable(settings)
     await sign_in_demo(client)
     async with sessions() as session:
         code = await session.scalar(select(Document.id).limit(1))
