@@ -4,6 +4,8 @@ across every firm (firms may share a domain).
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import re
 import secrets
 import unicodedata
@@ -28,6 +30,10 @@ def collect_domain(hub: Hub, app: FirmApplication) -> str:
     if configured:
         return configured.lstrip("@")
     host = urlsplit(hub.settings.base_url).hostname or "localhost"
+    # An address literal (a demo served on 127.0.0.1) is no mail domain.
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        host = "localhost"
     return f"collecte.{host}"
 
 

@@ -148,7 +148,7 @@ async def test_a_full_or_read_only_disk_is_a_503_and_nothing_is_stored(
         small = settings.model_copy(update={"data_dir": disk})
         client: Client = await aiohttp_client(build_app(small))
         if options == "ro":
-            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)  # noqa: ASYNC221
         token = await _token(hub, sessions, office)
         # Larger than the whole 64 KiB disk; on the read-only one any file is.
         response = await _upload(client, token, office.dossier.code, PDF + b"0" * 200_000)
