@@ -488,3 +488,25 @@ async def test_the_wizard_speaks_english(client: Client, signed_in: Any) -> None
     _, page = await page_of(client, f"{path}?q=sas")
     text = visible(page)
     assert "No dossier selected" in text and "Apply to all" in text and "1–50 of 72" in text
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+MARC = "a0000000-0000-4000-8000-000000000002"  # collaborator and rights manager
+
+
+async def test_only_administrators_see_the_unused_applications(
+    client: Client, signed_in: Any
+) -> None:
+    """Seed 000 §1: someone without the administrator role does not see that section."""
+    for who, shown, title in (
+        (CLAIRE, True, "Applications non utilisées"),
+        (MARC, False, "Applications non utilisées"),
+        (JAMES, False, "Unused applications"),
+    ):
+        page = await signed_in(who)
+        text = visible(page)
+        assert (title in text) is shown, who
+        assert ("Gestion juridique" in text) is shown, who
+        await client.post("/admin/logout", data={"csrf_token": csrf_of(page)})
