@@ -510,3 +510,37 @@ async def test_only_administrators_see_the_unused_applications(
         assert (title in text) is shown, who
         assert ("Gestion juridique" in text) is shown, who
         await client.post("/admin/logout", data={"csrf_token": csrf_of(page)})
+
+
+async def test_the_space_pasted_after_https_is_removed_and_another_space_is_named(
+    client: Client, signed_in: Any, sessions: Any
+) -> None:
+    """Seed 000 §2's pitfall: "https:// api.…" is the address meant; a space elsewhere gets a
+    message that says what to do, in the reader's language."""
+    await signed_in(CLAIRE)
+    _, page = await page_of(client, "/admin/applications/new?kind=partner&app=juridique")
+    form = {"csrf_token": csrf_of(page), **JURIDIQUE_FORM, "sic_code": "SIC-69002"}
+    response = await client.post(
+        "/admin/applications/new", data={**form, "api_url": "https:// api.example.test/v1"}
+    )
+    assert response.status == 200, visible(await response.text())
+    async with sessions() as session:
+        draft = await session.scalar(select(ApplicationDraft))
+        assert draft is not None and draft.values["api_url"] == "https://api.example.test/v1"
+        await session.delete(draft)
+        await session.commit()
+
+    _, page = await page_of(client, "/admin/applications/new?kind=partner&app=juridique")
+    response = await client.post(
+        "/admin/applications/new",
+        data={**form, "csrf_token": csrf_of(page), "api_url": "https://api.example .test/v1"},
+    )
+    assert response.status == 400
+    assert "Retirez les espaces de l'adresse" in visible(await response.text())
+    await client.post("/admin/language", data={"csrf_token": csrf_of(page), "lang": "en"})
+    _, page = await page_of(client, "/admin/applications/new?kind=partner&app=juridique")
+    response = await client.post(
+        "/admin/applications/new",
+        data={**form, "csrf_token": csrf_of(page), "api_url": "https://api.example .test/v1"},
+    )
+    assert "Remove the spaces from the address" in visible(await response.text())
