@@ -544,3 +544,53 @@ async def test_the_space_pasted_after_https_is_removed_and_another_space_is_name
         data={**form, "csrf_token": csrf_of(page), "api_url": "https://api.example .test/v1"},
     )
     assert "Remove the spaces from the address" in visible(await response.text())
+
+
+async def test_a_collection_email_application_is_added_in_one_step(
+    client: Client, signed_in: Any, sessions: Any
+) -> None:
+    """Seed 000 §2: a collection-email application is added at once, no wizard; one that asks
+    for the partner's email asks for it on one page, then is added."""
+    page = await signed_in(CLAIRE)
+    assert 'action="/admin/applications/add"' in page
+    response = await client.post(
+        "/admin/applications/add",
+        data={"csrf_token": csrf_of(page), "app": "collecte-notes-de-frais"},
+    )
+    assert response.status == 200 and response.url.path == "/admin/applications"
+    text = visible(await response.text())
+    assert "Notes de frais par e-mail a été ajoutée au cabinet." in text
+    assert await count(sessions, FirmApplication) == 1
+    assert await count(sessions, ApplicationDraft) == 0
+
+    # The vendor's address is needed: one page asks for it, and its button adds the application.
+    response = await client.post(
+        "/admin/applications/add", data={"csrf_token": csrf_of(page), "app": "pre-compta-email"}
+    )
+    page = await response.text()
+    assert response.url.path == "/admin/applications/new"
+    assert "E-mail partenaire" in visible(page) and "Ajouter l'application" in visible(page)
+    assert "Suivant" not in visible(page) and "Sélection des dossiers" not in visible(page)
+    form = {"csrf_token": csrf_of(page), "kind": "partner", "app": "pre-compta-email"}
+    response = await client.post("/admin/applications/add", data={**form, "partner_email": "x"})
+    assert response.status == 400
+    assert "Ajouter l'application" in visible(await response.text())
+    response = await client.post(
+        "/admin/applications/add", data={**form, "partner_email": "depot@editeur.example"}
+    )
+    assert response.url.path == "/admin/applications"
+    assert "Pré-comptabilité par e-mail a été ajoutée au cabinet." in visible(await response.text())
+    assert await count(sessions, FirmApplication) == 2
+    assert await count(sessions, ApplicationDraft) == 0
+
+
+async def test_an_api_application_still_goes_through_the_wizard(
+    client: Client, signed_in: Any, sessions: Any
+) -> None:
+    page = await signed_in(CLAIRE)
+    response = await client.post(
+        "/admin/applications/add", data={"csrf_token": csrf_of(page), "app": "juridique"}
+    )
+    assert response.url.path == "/admin/applications/new"
+    assert "Suivant" in visible(await response.text())
+    assert await count(sessions, FirmApplication) == 0
