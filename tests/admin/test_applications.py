@@ -327,7 +327,7 @@ async def test_edit_keeps_or_replaces_the_secret(
     )
     page = await response.text()
     text = visible(page)
-    assert "Les paramètres de Gestion juridique ont été enregistrés." in text
+    assert "Les paramètres de l'application Gestion juridique ont été enregistrés." in text
     assert "KEY-2" in text and 'aria-label="Activée par défaut"' in page
     async with sessions() as session:
         app = await session.get(FirmApplication, added.id)
@@ -379,7 +379,7 @@ async def test_moving_the_api_address_to_another_host_asks_for_the_secret_again(
     response = await client.post(
         f"/admin/applications/{added.id}/edit", data={**form, "secret": new_secret}
     )
-    assert "Les paramètres de Gestion juridique ont été enregistrés." in visible(
+    assert "Les paramètres de l'application Gestion juridique ont été enregistrés." in visible(
         await response.text()
     )
     async with sessions() as session:
