@@ -113,7 +113,11 @@ async def test_the_dialog_switches_an_application_on_and_proposes_one_to_a_conta
         },
     )
     assert response.status == 200 and response.url.path_qs == back
-    text = visible(await response.text())
+    landed = await response.text()
+    text = visible(landed)
+    # An offer left pending is said in a warning, not in a green success banner.
+    assert '<p class="flash flash-warning" role="status">Les applications du dossier' in landed
+    assert "flash-ok" not in landed
     # Nobody of the firm has talked to the bot yet: Relais has no way into the firm's Teams.
     assert (
         "Les applications du dossier ZZT001 sont enregistrées. Offres restées en attente, "
