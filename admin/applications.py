@@ -95,6 +95,41 @@ async def index(request: web.Request) -> web.Response:
     return await _page(request, "applications.html", {"view": view})
 
 
+# --------------------------------------------------------------------------- added at once
+
+
+@routes.post("/applications/add", name="applications_add_now")
+async def add_now(request: web.Request) -> web.Response:
+    """A collection-email application, added in one step: from its card on the list, or from
+    step 1 when it asks for something (the partner's email)."""
+    hub, actor = _hub(request), _actor(request)
+    form = await request.post()
+    slug = str(form.get("app", ""))
+    choices = await apps.choices(hub, actor)
+    kind, entry = _pick({}, choices, str(form.get("kind", "")), slug)
+    if entry is None or not entry.added_at_once:
+        raise web.HTTPSeeOther(url(request, "applications_new", query={"kind": kind, "app": slug}))
+    try:
+        added = await apps.add_application(hub, actor, _definition(form, slug))
+    except InvalidInput as error:
+        if "kind" not in form:  # from the card: the form asks what is missing, no error yet
+            query = {"kind": entry.kind, "app": slug}
+            raise web.HTTPSeeOther(url(request, "applications_new", query=query)) from error
+        return await _definition_page(
+            request,
+            choices,
+            kind=kind,
+            entry=entry,
+            definition=_definition(form, slug),
+            errors=_problems(error),
+        )
+    draft = str(form.get("draft", ""))
+    if draft.isdigit():  # step 1 of a draft turned into this application: the draft is done
+        await apps.cancel_draft(hub, actor, int(draft))
+    await flash(request, "ok", "applications.flash.added_now", label=added.label)
+    raise web.HTTPSeeOther(url(request, "applications"))
+
+
 # --------------------------------------------------------------------------- step 1
 
 

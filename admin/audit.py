@@ -64,11 +64,13 @@ def _label(t: Translator, key: str, fallback: str) -> str:
 def _row(t: Translator, entry: AuditEntry) -> dict[str, Any]:
     """The event as a sentence in the reader's language; an action without one shows its code."""
     params: dict[str, Any] = {
-        "target": entry.target_label or f"{entry.target_type} {entry.target_id}".strip(),
         **{k: v for k, v in entry.details.items() if isinstance(v, str | int | float)},
+        "target": _target_name(t, entry),
     }
     if entry.action == "staff.updated":
         params["changes"] = _staff_changes(t, entry.details)
+    if entry.action == "offer.unreachable":
+        params["reason"] = _reason(t, entry.details)
     key = f"audit.action.{entry.action}"
     sentence = t(key, **params)
     readable = sentence != key
@@ -80,6 +82,26 @@ def _row(t: Translator, entry: AuditEntry) -> dict[str, Any]:
         "readable": readable,
         "target": _label(t, f"audit.target.{entry.target_type}", entry.target_type),
     }
+
+
+def _target_name(t: Translator, entry: AuditEntry) -> str:
+    """What the event is about, by name: its present name, else the one the event kept (a
+    deleted application, a revoked token), else what kind of thing it is."""
+    kept = entry.details.get("label") or entry.details.get("name")
+    if entry.target_label or kept:
+        return str(entry.target_label or kept)
+    return _label(t, f"audit.target.{entry.target_type}", entry.target_type)
+
+
+def _reason(t: Translator, details: dict[str, Any]) -> str:
+    """Why an offer did not reach its contact, in the reader's language (the event keeps the
+    message's key and values; ``reason`` is the technical detail, in English)."""
+    key, values = details.get("reason_key"), details.get("reason_params")
+    if isinstance(key, str):
+        text = t(key, **(values if isinstance(values, dict) else {}))
+        if text != key:
+            return text
+    return t("audit.reason_unknown")
 
 
 def _staff_changes(t: Translator, details: dict[str, Any]) -> str:

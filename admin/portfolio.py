@@ -337,7 +337,8 @@ async def dossier_applications_save(request: web.Request) -> web.Response:
         )
     undelivered = await offers.deliver_offers(hub, actor, result.offered)
     text = _saved_message(request[TRANSLATOR], result, undelivered, code)
-    await flash(request, "ok", "portfolio.notice", text=text)
+    # An offer left pending is a warning, not a success (the change itself was saved).
+    await flash(request, "warning" if undelivered else "ok", "portfolio.notice", text=text)
     raise web.HTTPFound(back)
 
 

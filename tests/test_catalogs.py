@@ -157,3 +157,83 @@ def test_plural_keys_used_as_plurals_are_plural_families() -> None:
             if not Translator(face, "fr").is_plural(match.group(1)):
                 wrong.append((str(path.relative_to(ROOT)), match.group(1)))
     assert wrong == []
+
+
+# --------------------------------------------------------------------------- the words themselves
+
+# English a French reader would meet in the French catalogs ("tenant" is jargon to an
+# accountant and to a client: the firm's Microsoft space is "l'espace Microsoft du cabinet").
+# Product and format names are not English words here: Teams, Microsoft, Entra, OCR, CSV, API.
+ENGLISH = (
+    "tenant", "tenants", "email", "emails", "the", "you", "your", "please", "failed", "sent",
+    "upload", "uploaded", "dashboard", "click", "settings", "delivery", "deliveries", "retry",
+    "error", "folder", "folders", "save", "saved", "cancel", "token", "tokens", "sign in",
+    "engagement manager", "and", "with", "not", "yet",
+)  # fmt: skip
+# French an English reader would meet in the English catalogs. "dossier" is the product's English
+# word too (docs/design.md, glossary), so it is not here.
+FRENCH = (
+    "le", "la", "les", "du", "des", "vous", "votre", "vos", "nous", "envoyé", "envoyée",
+    "échec", "échoué", "répertoire", "répertoires", "interlocuteur", "interlocuteurs", "et",
+    "pour", "avec", "être", "déjà", "aucun", "aucune", "fichier", "fichiers", "ajoutée",
+    "supprimée", "cabinet", "mois", "jours",
+)  # fmt: skip
+# Where a foreign word is what the reader must type or read verbatim.
+VERBATIM = {
+    ("admin", "import.column.staff.rights_manager"): {"yes", "no"},  # the file's accepted values
+}
+
+
+def _words(text: str, words: tuple[str, ...], *, ignore_case: bool) -> list[str]:
+    text = re.sub(r"\{[^}]*\}", " ", text)  # placeholders are names, not words
+    flags = re.IGNORECASE if ignore_case else 0
+    found = []
+    for word in words:
+        if re.search(r"(?<![\w'’-])" + re.escape(word) + r"(?![\w'’-])", text, flags):
+            found.append(word)
+    return found
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_the_french_catalogs_hold_no_english(face: str) -> None:
+    found = {}
+    for key, text in catalog(face, "fr").items():
+        words = set(_words(text, ENGLISH, ignore_case=True)) - VERBATIM.get((face, key), set())
+        if words:
+            found[key] = sorted(words)
+    assert found == {}
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_the_english_catalogs_hold_no_french(face: str) -> None:
+    found = {}
+    for key, text in catalog(face, "en").items():
+        words = _words(text, FRENCH, ignore_case=False)
+        if words:
+            found[key] = words
+    assert found == {}
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_french_says_e_mail_mo_ko_and_elides_de(face: str) -> None:
+    wrong = {}
+    for key, text in catalog(face, "fr").items():
+        bare = re.sub(r"\{[^}]*\}", " ", text)
+        if re.search(r"\b\d*\s*[KMG]B\b", bare):
+            wrong[key] = "sizes are o, Ko, Mo, Go in French"
+        elif re.search(r"(?<![\w-])e?mails?\b", bare, re.IGNORECASE) and not re.search(
+            r"e-mails?", bare, re.IGNORECASE
+        ):
+            wrong[key] = "e-mail, with its hyphen"
+        elif re.search(r"\bde (?=[aeiouyéèêàâîôûAEIOUYÉÈÊ])", bare):
+            wrong[key] = "d' before a vowel"
+        elif re.search(r"\bde \{(label|application|app)\}", text):
+            wrong[key] = "de {label}: an application's name may start with a vowel (d'OCR)"
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_message_is_a_raw_key(face: str, lang: str) -> None:
+    raw = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+    assert {k: v for k, v in catalog(face, lang).items() if raw.match(v.strip())} == {}

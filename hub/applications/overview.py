@@ -27,7 +27,8 @@ async def overview(hub: Hub, actor: Actor) -> Overview:
         )
         counts = await _counts(session, actor.firm_id, Connection)
         accesses = await _counts(session, actor.firm_id, ContactAccess)
-        unused = await addable(session, actor.firm_id)
+        # Seed 000 §1: only administrators see the applications the firm could still add.
+        unused = await addable(session, actor.firm_id) if actor.is_admin else []
     rows = [
         ApplicationRow(
             id=a.id,

@@ -19,6 +19,8 @@ from hub.errors import InvalidInput
 from hub.services import Hub
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Seed 000 §2's pitfall: a space lands right after "https://" when the address is pasted.
+_SPACE_AFTER_SCHEME = re.compile(r"^(https?://)\s+", re.IGNORECASE)
 MAX_TEXT = 200
 MAX_SECRET = 500
 MAX_URL = 500
@@ -105,12 +107,24 @@ def _api_url(
 ) -> str:
     if not entry.requires_api_url:
         return ""
-    api_url = problems.text("api_url", typed, True, MAX_URL)
-    problems.check("api_url", api_url, _is_url, "applications.error.url")
+    api_url = problems.text("api_url", tidy_url(typed), True, MAX_URL)
+    # Spaces in an address that would be one without them: say so, not "enter an address".
+    spaced = _is_url(re.sub(r"\s+", "", api_url)) and not _is_url(api_url)
+    problems.check(
+        "api_url",
+        api_url,
+        _is_url,
+        "applications.error.url_space" if spaced else "applications.error.url",
+    )
     if https_only:
         problems.check("api_url", api_url, _is_https, "applications.error.https")
     problems.check("api_url", api_url, lambda _: not unreachable, "applications.error.unreachable")
     return api_url
+
+
+def tidy_url(typed: str) -> str:
+    """The address as meant: no spaces around it, none between the scheme and the host."""
+    return _SPACE_AFTER_SCHEME.sub(r"\1", (typed or "").strip())
 
 
 def _is_url(value: str) -> bool:
@@ -172,7 +186,7 @@ async def address_refused(hub: Hub, typed_url: str) -> bool:
     answer for every cause, as the worker gives (the form must not tell an administrator which
     internal names exist). Malformed URLs are :func:`clean`'s to explain: False."""
     policy = policy_for(hub.settings.demo, hub.settings.outbound_allow)
-    url = (typed_url or "").strip()
+    url = tidy_url(typed_url)
     if policy is None or not _is_url(url) or not _is_https(url):
         return False
     try:
@@ -190,7 +204,7 @@ def same_host(before: str, after: str) -> bool:
 
 def _origin(url: str) -> tuple[str, str, int | None]:
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(tidy_url(url))
         port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
     except ValueError:
         return ("", url, None)

@@ -62,6 +62,12 @@ class CatalogEntry:
         return self.bulk_dossiers and not self.needs_contact
 
     @property
+    def added_at_once(self) -> bool:
+        """Seed 000 §2: an application fed by collection emails is added in one step (its
+        dossiers are connected afterwards, with their addresses)."""
+        return self.connection == "collection_email"
+
+    @property
     def asks_partner_email(self) -> bool:
         return self.connection == "collection_email"
 

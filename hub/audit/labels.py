@@ -8,7 +8,15 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import AuditEvent, Contact, Dossier, Firm, StaffUser
+from storage.models import (
+    AuditEvent,
+    CatalogApp,
+    Contact,
+    Dossier,
+    Firm,
+    FirmApplication,
+    StaffUser,
+)
 
 
 def _ids(refs: Iterable[str], kind: str) -> set[int]:
@@ -43,7 +51,8 @@ async def actor_names(session: AsyncSession, firm_id: int, refs: Iterable[str]) 
 async def target_labels(
     session: AsyncSession, firm_id: int, events: list[AuditEvent]
 ) -> dict[tuple[str, str], str]:
-    """What each event is about, by name: a person, a dossier code, a contact, the firm."""
+    """What each event is about, by name: a person, a dossier code, a contact, an application,
+    the firm."""
     wanted: dict[str, set[int]] = {}
     for event in events:
         if event.target_id.isdigit():
@@ -68,6 +77,13 @@ async def target_labels(
             select(Contact).where(Contact.firm_id == firm_id, Contact.id.in_(ids))
         )
         labels.update({("contact", str(c.id)): c.display_name for c in contacts})
+    if ids := wanted.get("firm_application"):
+        apps = await session.execute(
+            select(FirmApplication.id, CatalogApp.label)
+            .join(CatalogApp, CatalogApp.id == FirmApplication.catalog_app_id)
+            .where(FirmApplication.firm_id == firm_id, FirmApplication.id.in_(ids))
+        )
+        labels.update({("firm_application", str(i)): label for i, label in apps})
     if firm_id in wanted.get("firm", set()):
         name = await session.scalar(select(Firm.name).where(Firm.id == firm_id))
         if name:

@@ -327,7 +327,7 @@ async def test_edit_keeps_or_replaces_the_secret(
     )
     page = await response.text()
     text = visible(page)
-    assert "Les paramètres de Gestion juridique ont été enregistrés." in text
+    assert "Les paramètres de l'application Gestion juridique ont été enregistrés." in text
     assert "KEY-2" in text and 'aria-label="Activée par défaut"' in page
     async with sessions() as session:
         app = await session.get(FirmApplication, added.id)
@@ -379,7 +379,7 @@ async def test_moving_the_api_address_to_another_host_asks_for_the_secret_again(
     response = await client.post(
         f"/admin/applications/{added.id}/edit", data={**form, "secret": new_secret}
     )
-    assert "Les paramètres de Gestion juridique ont été enregistrés." in visible(
+    assert "Les paramètres de l'application Gestion juridique ont été enregistrés." in visible(
         await response.text()
     )
     async with sessions() as session:
@@ -488,3 +488,109 @@ async def test_the_wizard_speaks_english(client: Client, signed_in: Any) -> None
     _, page = await page_of(client, f"{path}?q=sas")
     text = visible(page)
     assert "No dossier selected" in text and "Apply to all" in text and "1–50 of 72" in text
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+MARC = "a0000000-0000-4000-8000-000000000002"  # collaborator and rights manager
+
+
+async def test_only_administrators_see_the_unused_applications(
+    client: Client, signed_in: Any
+) -> None:
+    """Seed 000 §1: someone without the administrator role does not see that section."""
+    for who, shown, title in (
+        (CLAIRE, True, "Applications non utilisées"),
+        (MARC, False, "Applications non utilisées"),
+        (JAMES, False, "Unused applications"),
+    ):
+        page = await signed_in(who)
+        text = visible(page)
+        assert (title in text) is shown, who
+        assert ("Gestion juridique" in text) is shown, who
+        await client.post("/admin/logout", data={"csrf_token": csrf_of(page)})
+
+
+async def test_the_space_pasted_after_https_is_removed_and_another_space_is_named(
+    client: Client, signed_in: Any, sessions: Any
+) -> None:
+    """Seed 000 §2's pitfall: "https:// api.…" is the address meant; a space elsewhere gets a
+    message that says what to do, in the reader's language."""
+    await signed_in(CLAIRE)
+    _, page = await page_of(client, "/admin/applications/new?kind=partner&app=juridique")
+    form = {"csrf_token": csrf_of(page), **JURIDIQUE_FORM, "sic_code": "SIC-69002"}
+    response = await client.post(
+        "/admin/applications/new", data={**form, "api_url": "https:// api.example.test/v1"}
+    )
+    assert response.status == 200, visible(await response.text())
+    async with sessions() as session:
+        draft = await session.scalar(select(ApplicationDraft))
+        assert draft is not None and draft.values["api_url"] == "https://api.example.test/v1"
+        await session.delete(draft)
+        await session.commit()
+
+    _, page = await page_of(client, "/admin/applications/new?kind=partner&app=juridique")
+    response = await client.post(
+        "/admin/applications/new",
+        data={**form, "csrf_token": csrf_of(page), "api_url": "https://api.example .test/v1"},
+    )
+    assert response.status == 400
+    assert "Retirez les espaces de l'adresse" in visible(await response.text())
+    await client.post("/admin/language", data={"csrf_token": csrf_of(page), "lang": "en"})
+    _, page = await page_of(client, "/admin/applications/new?kind=partner&app=juridique")
+    response = await client.post(
+        "/admin/applications/new",
+        data={**form, "csrf_token": csrf_of(page), "api_url": "https://api.example .test/v1"},
+    )
+    assert "Remove the spaces from the address" in visible(await response.text())
+
+
+async def test_a_collection_email_application_is_added_in_one_step(
+    client: Client, signed_in: Any, sessions: Any
+) -> None:
+    """Seed 000 §2: a collection-email application is added at once, no wizard; one that asks
+    for the partner's email asks for it on one page, then is added."""
+    page = await signed_in(CLAIRE)
+    assert 'action="/admin/applications/add"' in page
+    response = await client.post(
+        "/admin/applications/add",
+        data={"csrf_token": csrf_of(page), "app": "collecte-notes-de-frais"},
+    )
+    assert response.status == 200 and response.url.path == "/admin/applications"
+    text = visible(await response.text())
+    assert "Notes de frais par e-mail a été ajoutée au cabinet." in text
+    assert await count(sessions, FirmApplication) == 1
+    assert await count(sessions, ApplicationDraft) == 0
+
+    # The vendor's address is needed: one page asks for it, and its button adds the application.
+    response = await client.post(
+        "/admin/applications/add", data={"csrf_token": csrf_of(page), "app": "pre-compta-email"}
+    )
+    page = await response.text()
+    assert response.url.path == "/admin/applications/new"
+    assert "E-mail partenaire" in visible(page) and "Ajouter l'application" in visible(page)
+    assert "Suivant" not in visible(page) and "Sélection des dossiers" not in visible(page)
+    form = {"csrf_token": csrf_of(page), "kind": "partner", "app": "pre-compta-email"}
+    response = await client.post("/admin/applications/add", data={**form, "partner_email": "x"})
+    assert response.status == 400
+    assert "Ajouter l'application" in visible(await response.text())
+    response = await client.post(
+        "/admin/applications/add", data={**form, "partner_email": "depot@editeur.example"}
+    )
+    assert response.url.path == "/admin/applications"
+    assert "Pré-comptabilité par e-mail a été ajoutée au cabinet." in visible(await response.text())
+    assert await count(sessions, FirmApplication) == 2
+    assert await count(sessions, ApplicationDraft) == 0
+
+
+async def test_an_api_application_still_goes_through_the_wizard(
+    client: Client, signed_in: Any, sessions: Any
+) -> None:
+    page = await signed_in(CLAIRE)
+    response = await client.post(
+        "/admin/applications/add", data={"csrf_token": csrf_of(page), "app": "juridique"}
+    )
+    assert response.url.path == "/admin/applications/new"
+    assert "Suivant" in visible(await response.text())
+    assert await count(sessions, FirmApplication) == 0

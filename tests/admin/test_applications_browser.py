@@ -166,7 +166,9 @@ def test_add_edit_and_delete_applications_in_the_browser(
         shot(page, "07-edit")
         page.get_by_role("button", name="Enregistrer").click()
         expect(
-            page.get_by_text("Les paramètres de Gestion juridique ont été enregistrés.")
+            page.get_by_text(
+                "Les paramètres de l'application Gestion juridique ont été enregistrés."
+            )
         ).to_be_visible()
         expect(page.get_by_role("row", name="Gestion juridique")).to_contain_text("KEY-456")
 

@@ -282,7 +282,7 @@ async def test_connect_one_by_one_and_see_a_success_message_per_dossier(
         data={**form, "action": f"disconnect:{d2}"},
     )
     assert f"{c2} " in visible(await response.text())
-    assert "déconnecté de OCR Factures — Achats" in visible(await response.text())
+    assert "déconnecté de l'application OCR Factures — Achats" in visible(await response.text())
 
 
 async def test_a_generated_collection_address_is_shown_with_a_copy_button(

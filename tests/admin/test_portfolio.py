@@ -80,11 +80,11 @@ async def test_a_collaborators_portfolio_is_their_own_without_the_switch(
     page = await _text(client, "/admin/portfolio?scope=all&q=zzt")
     text = visible(page)
     assert "Tous les dossiers du cabinet" not in text
-    assert "Les dossiers dont vous êtes maître ou engagement manager" in text
+    assert "Les dossiers dont vous êtes maître ou responsable de mission" in text
     assert 'data-code="ZZT001"' in page
     await signed_in(PAUL)
     text = visible(await _text(client, "/admin/portfolio"))
-    assert "Vous n'êtes maître ni engagement manager d'aucun dossier pour l'instant." in text
+    assert "Vous n'êtes ni maître ni responsable de mission d'aucun dossier pour l'instant." in text
 
 
 async def test_the_dialog_switches_an_application_on_and_proposes_one_to_a_contact(
@@ -97,7 +97,7 @@ async def test_the_dialog_switches_an_application_on_and_proposes_one_to_a_conta
     assert "Applications du dossier ZZT001 Test Portefeuille SARL" in text
     assert "Offres pour un interlocuteur" in text and "Applications du dossier" in text
     assert "Ivan Enattente ivan@zzt.fr invitation pas encore acceptée" in text
-    assert "Nina Neuve n@zzt.fr pas encore invité sur le tenant du cabinet" in text
+    assert "Nina Neuve n@zzt.fr pas encore d'invitation dans l'espace Microsoft du cabinet" in text
     start = scene.apps["start"]
     # The greyed contacts cannot be ticked; the guest can.
     assert re.search(rf'name="contacts-{start}" value="{scene.invited}"[^>]*disabled', page)
@@ -113,7 +113,11 @@ async def test_the_dialog_switches_an_application_on_and_proposes_one_to_a_conta
         },
     )
     assert response.status == 200 and response.url.path_qs == back
-    text = visible(await response.text())
+    landed = await response.text()
+    text = visible(landed)
+    # An offer left pending is said in a warning, not in a green success banner.
+    assert '<p class="flash flash-warning" role="status">Les applications du dossier' in landed
+    assert "flash-ok" not in landed
     # Nobody of the firm has talked to the bot yet: Relais has no way into the firm's Teams.
     assert (
         "Les applications du dossier ZZT001 sont enregistrées. Offres restées en attente, "
@@ -216,15 +220,15 @@ async def test_contacts_list_and_a_contacts_dossiers_tab(
     await signed_in(CLAIRE)
     text = visible(await _text(client, "/admin/contacts?q=zzt.fr"))
     assert "3 interlocuteurs pour « zzt.fr »" in text
-    assert "Gaëlle Invitée gaelle@zzt.fr — Invité sur le tenant 1" in text
-    assert "Ivan Enattente ivan@zzt.fr — Invité 1" in text
-    assert "Nina Neuve n@zzt.fr — Non invité 1" in text
+    assert "Gaëlle Invitée gaelle@zzt.fr — Invitation acceptée 1" in text
+    assert "Ivan Enattente ivan@zzt.fr — Invitation envoyée 1" in text
+    assert "Nina Neuve n@zzt.fr — Pas d'invitation 1" in text
 
     general = visible(await _text(client, f"/admin/contacts/{scene.invited}"))
     assert "Ivan Enattente" in general and "Général" in general and "Dossiers client" in general
     assert (
-        "n'est pas encore invité sur le tenant du cabinet (invitation pas encore acceptée)"
-        in general
+        "Ivan Enattente : accès à l'espace Microsoft du cabinet pas encore ouvert (invitation pas "
+        "encore acceptée)" in general
     )
 
     tab = await _text(client, f"/admin/contacts/{scene.guest}/dossiers?q=bla01")

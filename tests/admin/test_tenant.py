@@ -1,4 +1,4 @@
-"""The Microsoft tenant page and a contact's invitation in the panel, through the fake Entra + Graph
+"""The Microsoft 365 page and a contact's invitation in the panel, through the fake Entra + Graph
 (HTTPS) as a person would use them."""
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ async def test_an_administrator_grants_consent_through_entra(
 ) -> None:
     await sign_in_demo(tclient, CLAIRE)
     text = visible(await _page(tclient, "/admin/tenant"))
-    assert "Tenant Microsoft" in text and "Consentement pas encore accordé" in text
+    assert "Espace Microsoft" in text and "Consentement pas encore accordé" in text
     assert DEMO_TENANT_ID in text and "User.Invite.All" in text
     assert f"{INSTALL_ROLE} installer Relais pour un invité" in text
     assert f"{CATALOG_ROLE} retrouver Relais dans le catalogue" in text
@@ -101,7 +101,7 @@ async def test_an_administrator_grants_consent_through_entra(
     assert "Consentement accordé : Relais peut maintenant inviter vos interlocuteurs." in text
     assert "Vérifié le" in text
     assert await _consent_state(sessions, scene.claire.firm_id) == "granted"
-    # The confirmation came from a token of the firm's tenant.
+    # The confirmation came from a token of the firm's Microsoft 365.
     assert any(t.claims["tid"] == DEMO_TENANT_ID for t in fake_entra.tokens.items)
 
 
@@ -139,7 +139,7 @@ async def test_without_the_offer_permissions_consent_is_partly_granted(
     dialog = visible(await _page(tclient, "/admin/dossiers/ZZT001/applications"))
     assert (
         "Relais ne peut pas encore s'installer pour les invités qui ne l'ont jamais ouvert dans "
-        f"Teams : le consentement du tenant ne comprend pas {INSTALL_ROLE}, {CATALOG_ROLE}."
+        f"Teams : le consentement Microsoft du cabinet ne comprend pas {INSTALL_ROLE}, {CATALOG_ROLE}."
     ) in dialog
 
 
@@ -178,7 +178,9 @@ async def test_a_forged_callback_is_refused(
         + urlencode({"admin_consent": "True", "tenant": OTHER_TENANT, "state": state})
     )
     assert other.status == 403
-    assert "concerne un autre tenant que celui de votre cabinet" in visible(await other.text())
+    assert "concerne un autre espace Microsoft que celui de votre cabinet" in visible(
+        await other.text()
+    )
     assert await _consent_state(sessions, scene.claire.firm_id) == "none"
     # The state was single-use: replaying it now fails as well.
     replay = await tclient.get(
@@ -212,14 +214,14 @@ async def test_others_read_the_state_and_cannot_act(
         response = await tclient.post(path, data={"csrf_token": csrf_of(page)})
         assert response.status == 403, path
     assert len(fake_entra.tokens) == 0
-    # The Team page links to the tenant page.
+    # The Team page links to the firm's Microsoft 365 page.
     assert 'href="/admin/tenant"' in await _page(tclient, "/admin/team")
 
 
 async def test_the_tenant_page_in_english(tclient: Client, scene: Scene) -> None:
     await sign_in_demo(tclient, JAMES)
     text = visible(await _page(tclient, "/admin/tenant"))
-    assert "Microsoft tenant" in text and "Consent not granted yet" in text
+    assert "Microsoft 365" in text and "Consent not granted yet" in text
     assert "Only the firm's administrators grant or check consent." in text
 
 
@@ -232,14 +234,14 @@ async def test_inviting_without_consent_says_how_to_grant_it_in_french_and_engli
     for who, expected in (
         (
             SOPHIE,
-            "Nina Neuve ne peut pas être invité sur le tenant du cabinet : l'application Relais "
-            "n'a pas été consentie sur le tenant Microsoft du cabinet. Un administrateur doit "
-            "d'abord accorder le consentement : http://127.0.0.1:3978/admin/tenant",
+            "Impossible d'inviter Nina Neuve dans l'espace Microsoft du cabinet : Relais n'y a pas "
+            "encore reçu le consentement d'un administrateur. Un administrateur doit d'abord "
+            "accorder le consentement : http://127.0.0.1:3978/admin/tenant",
         ),
         (
             JAMES,
-            "Nina Neuve cannot be invited on the firm's tenant: the Relais application has not "
-            "been consented on the firm's Microsoft tenant. An administrator must grant consent "
+            "Nina Neuve cannot be invited to the firm's Microsoft 365 yet: Relais has not received "
+            "an administrator's consent there. An administrator must grant consent "
             "first: http://127.0.0.1:3978/admin/tenant",
         ),
     ):
@@ -264,7 +266,8 @@ async def test_invite_check_again_and_the_contact_becomes_selectable(
     page = await _page(tclient, f"/admin/contacts/{scene.uninvited}")
     text = visible(page)
     assert (
-        "Accès à Microsoft Teams" in text and "Pas encore invité sur le tenant du cabinet." in text
+        "Accès à Microsoft Teams" in text
+        and "Pas encore d'invitation dans l'espace Microsoft du cabinet." in text
     )
     assert f'action="/admin/contacts/{scene.uninvited}/invite"' in page
 
@@ -277,7 +280,7 @@ async def test_invite_check_again_and_the_contact_becomes_selectable(
     assert "Invitation envoyée à Nina Neuve (n@zzt.fr) dans sa langue." in text
     assert re.search(r"Invitation envoyée le \d\d/\d\d/\d{4} à \d\d:\d\d UTC", text)
     assert f'action="/admin/contacts/{scene.uninvited}/invitation/check"' in page
-    assert "Nina Neuve n@zzt.fr — Invité" in visible(
+    assert "Nina Neuve n@zzt.fr — Invitation envoyée" in visible(
         await _page(tclient, "/admin/contacts?q=zzt.fr")
     )
 
@@ -298,7 +301,10 @@ async def test_invite_check_again_and_the_contact_becomes_selectable(
     )
     text = visible(await accepted.text())
     assert "Nina Neuve a accepté l'invitation" in text
-    assert "Invité sur le tenant du cabinet : peut recevoir des offres dans Teams." in text
+    assert (
+        "Invitation acceptée dans l'espace Microsoft du cabinet : peut recevoir des offres dans Teams."
+        in text
+    )
     dialog = await _page(tclient, f"/admin/dossiers/{scene.code}/applications")
     assert re.search(rf'name="contacts-{start}" value="{scene.uninvited}"', dialog)
     assert not re.search(
@@ -364,7 +370,10 @@ async def test_a_collaborator_without_rights_sees_no_button_and_a_forged_post_is
     await set_consent(sessions, fake_entra, scene.sophie.firm_id, DEMO_TENANT_ID)
     await sign_in_demo(tclient, PAUL)
     page = await _page(tclient, f"/admin/contacts/{scene.uninvited}")
-    assert "/invite" not in page and "Pas encore invité sur le tenant du cabinet." in visible(page)
+    assert (
+        "/invite" not in page
+        and "Pas encore d'invitation dans l'espace Microsoft du cabinet." in visible(page)
+    )
     for path in (
         f"/admin/contacts/{scene.uninvited}/invite",
         f"/admin/contacts/{scene.uninvited}/invitation/check",

@@ -17,7 +17,7 @@ async def test_a_refused_command_says_why_with_the_dossier_in_french(teams: Team
         "Je ne peux pas faire cela",
         "Vous ne pouvez pas proposer de services pour le dossier ZZT001 : seuls les "
         "administrateurs, les membres du groupe des gestionnaires des droits, le maître du "
-        "dossier et l'engagement manager le peuvent.",
+        "dossier et le responsable de mission le peuvent.",
     ]
 
 

@@ -281,8 +281,8 @@ async def test_inviter_in_french_invites_the_contact_and_checks_again(
     assert texts_of(again)[0] == "Toujours en attente de Léa Petit"
     fake_entra.accept_invitation(DEMO_TENANT_ID, "lea.petit@zzt.fr")
     done = await teams.click(again, "invite.check", user=SOPHIE)
-    assert texts_of(done)[0] == "Léa Petit est invité sur le tenant"
-    assert "Invité sur le tenant du cabinet" in texts_of(done)
+    assert texts_of(done)[0] == "Invitation acceptée par Léa Petit"
+    assert "Dans l'espace Microsoft du cabinet" in texts_of(done)
     assert verb(done, "propose.apps")["data"]["dossier"] == "ZZT001"
 
 
@@ -295,14 +295,14 @@ async def test_invite_without_consent_says_how_to_grant_it_in_english(
     texts = texts_of(card)
     assert texts[0] == "Consent needed first"
     assert texts[1] == (
-        "Léa Petit cannot be invited on the firm's tenant: the Relais application has not been "
-        "consented on the firm's Microsoft tenant. An administrator must grant consent first: "
+        "Léa Petit cannot be invited to the firm's Microsoft 365 yet: Relais has not received an "
+        "administrator's consent there. An administrator must grant consent first: "
         "http://127.0.0.1:3978/admin/tenant"
     )
     link = next(a for a in card["actions"] if a["type"] == "Action.OpenUrl")
     assert link == {
         "type": "Action.OpenUrl",
-        "title": "Go to the Microsoft tenant page",
+        "title": "Go to the Microsoft 365 page",
         "url": "http://127.0.0.1:3978/admin/tenant",
     }
     assert verb(card, "invite.send")["data"] == NEW  # "try again" keeps what was typed
@@ -367,8 +367,8 @@ async def test_a_contact_already_guest_on_the_tenant_is_recognised(
     fake_entra.accept_invitation(DEMO_TENANT_ID, NEW["email"])
     form = await teams.say("inviter", user=SOPHIE)
     card = await teams.click(form, "invite.send", NEW, user=SOPHIE)
-    assert texts_of(card)[0] == "Léa Petit est déjà invité"
-    assert "Invité sur le tenant du cabinet" in texts_of(card)
+    assert texts_of(card)[0] == "Invitation déjà acceptée par Léa Petit"
+    assert "Dans l'espace Microsoft du cabinet" in texts_of(card)
     assert _invitations_sent(fake_entra) == []
     contact = await _contact(sessions, NEW["email"])
     assert contact is not None and contact.guest_state == "guest"
@@ -382,7 +382,7 @@ async def test_a_collaborator_without_rights_on_the_dossier_is_refused_with_the_
     # Paul is master or engagement manager of no dossier: there is nothing to invite for.
     assert texts_of(form) == [
         "Je ne peux pas faire cela",
-        "Vous n'êtes maître ni engagement manager d'aucun dossier : vous ne pouvez rien "
+        "Vous n'êtes ni maître ni responsable de mission d'aucun dossier : vous ne pouvez rien "
         "proposer ni inviter. Demandez à un administrateur ou à un gestionnaire des droits.",
     ]
     # A crafted answer naming ZZT001 is refused by hub, with the reason.
@@ -391,7 +391,7 @@ async def test_a_collaborator_without_rights_on_the_dossier_is_refused_with_the_
         "Je ne peux pas faire cela",
         "Vous ne pouvez pas proposer de services pour le dossier ZZT001 : seuls les "
         "administrateurs, les membres du groupe des gestionnaires des droits, le maître du "
-        "dossier et l'engagement manager le peuvent.",
+        "dossier et le responsable de mission le peuvent.",
     ]
     assert await _contact(sessions, NEW["email"]) is None
     assert fake_entra.graph_calls.items == []

@@ -102,7 +102,8 @@ async def test_the_three_steps_in_french(teams: Teams, scene: Scene) -> None:
     texts = texts_of(step2)
     assert "Ivan Enattente (ivan@zzt.fr)" in texts and "invitation pas encore acceptée" in texts
     assert (
-        "Nina Neuve (n@zzt.fr)" in texts and "pas encore invité sur le tenant du cabinet" in texts
+        "Nina Neuve (n@zzt.fr)" in texts
+        and "pas encore d'invitation dans l'espace Microsoft du cabinet" in texts
     )
     invites = [a for a in (verb(step2, "invite.open"),)]
     assert invites[0]["title"] == "Inviter d'abord"
@@ -322,7 +323,7 @@ async def test_throttled_sends_are_retried_after_retry_after(
             "fr-FR",
             "Vous ne pouvez pas proposer de services pour le dossier ZZT001 : seuls les "
             "administrateurs, les membres du groupe des gestionnaires des droits, le maître du "
-            "dossier et l'engagement manager le peuvent.",
+            "dossier et le responsable de mission le peuvent.",
         ),
     ],
 )
@@ -359,5 +360,5 @@ async def test_step_three_warns_when_relais_cannot_install_itself_for_guests(
     assert (
         "Attention : Relais ne peut pas encore s'installer pour un invité qui ne l'a jamais "
         f"ouvert dans Teams (autorisation manquante : {INSTALL_ROLE}). Son offre restera en "
-        "attente jusqu'à ce qu'un administrateur accorde à nouveau le consentement du tenant."
+        "attente jusqu'à ce qu'un administrateur accorde à nouveau le consentement Microsoft du cabinet."
     ) in texts_of(step3)

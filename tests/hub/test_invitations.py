@@ -1,4 +1,4 @@
-"""Inviting a contact on the firm's tenant (seed 003 §5), against the fake Entra + Graph, on both
+"""Inviting a contact in the firm's Microsoft 365 (seed 003 §5), against the fake Entra + Graph, on both
 databases."""
 
 from __future__ import annotations
@@ -140,11 +140,11 @@ async def test_without_consent_the_answer_says_how_to_grant_it(
     }
     text = Translator("admin", lang)(error.key, **error.params)
     expected = {
-        "fr": "Nina Neuve ne peut pas être invité sur le tenant du cabinet : l'application Relais "
-        "n'a pas été consentie sur le tenant Microsoft du cabinet. Un administrateur doit d'abord "
+        "fr": "Impossible d'inviter Nina Neuve dans l'espace Microsoft du cabinet : Relais n'y a pas "
+        "encore reçu le consentement d'un administrateur. Un administrateur doit d'abord "
         "accorder le consentement : http://127.0.0.1:3978/admin/tenant",
-        "en": "Nina Neuve cannot be invited on the firm's tenant: the Relais application has not "
-        "been consented on the firm's Microsoft tenant. An administrator must grant consent "
+        "en": "Nina Neuve cannot be invited to the firm's Microsoft 365 yet: Relais has not received "
+        "an administrator's consent there. An administrator must grant consent "
         "first: http://127.0.0.1:3978/admin/tenant",
     }
     assert text == expected[lang]
