@@ -26,7 +26,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,17 +39,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import free_port, listening, python_module  # noqa: E402
 from tests.fakes.channel import FakeChannelIssuer  # noqa: E402
 
 BOT_APP_ID = "00000000-0000-4000-8000-0000000b0700"
 MB = 1024 * 1024
 LATENCY_TIMEOUT = 10.0  # seconds; a server that waits for the announced body never answers
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def memory(pid: int) -> dict[str, float]:
@@ -80,21 +74,9 @@ def server_env(database_url: str, data_dir: Path, metadata_url: str) -> dict[str
 
 
 def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "relais", "serve", "--no-worker", "--port", str(port)]
-    process = subprocess.Popen(
-        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    return listening(
+        python_module("relais", "serve", "--no-worker", "--port", str(port)), port, env
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("server did not listen within 30 s")
 
 
 def stop(server: subprocess.Popen[bytes]) -> None:

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import free_port, listening  # noqa: E402
 from tests.fakes.activities import teams_message  # noqa: E402
 from tests.fakes.connector import FakeBotConnector  # noqa: E402
 
@@ -40,12 +40,6 @@ FIXED_CARD = {
     "version": "1.5",
     "body": [{"type": "TextBlock", "text": "Relais — what I can do", "wrap": True}],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- the baseline server
@@ -116,20 +110,7 @@ async def prepare_database(url: str, users: int) -> tuple[str, list[str]]:
 
 
 def start(cmd: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("server did not listen within 30 s")
+    return listening(cmd, port, env)
 
 
 # --------------------------------------------------------------------------- the load

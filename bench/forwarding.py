@@ -36,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import free_port, listening, python_module  # noqa: E402
 from connectors.worker import DeliveryWorker, WorkerConfig  # noqa: E402
 from storage.blobs import Blobs, BlobStore, open_blob_store, parse_blob_url  # noqa: E402
 from tests.connectors.bulk import PDF_HEAD, fill_outbox  # noqa: E402
@@ -44,30 +45,10 @@ from tests.fakes.partner import SANDBOX_KEY_ID, SANDBOX_SECRET  # noqa: E402
 DISTINCT = 100
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_sandbox(port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.partner", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    return listening(
+        python_module("tests.fakes.partner", "--port", str(port)), port, name="sandbox"
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"sandbox did not start: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit("sandbox did not listen within 30 s")
 
 
 async def prepare(url: str, workdir: Path, sandbox_url: str, count: int) -> tuple[object, object]:
