@@ -114,7 +114,7 @@ def _starts_with(words: list[str], phrase: list[str]) -> bool:
 async def show_help(turn: Turn) -> None:
     rows = turn.services.commands.help_rows(turn.actor, turn.t)
     panel = turn.services.panel_url if turn.actor.is_staff else None
-    await turn.send_card(help_card(turn.t, rows, panel))
+    await turn.send_card(help_card(turn.t, rows, panel, staff=turn.actor.is_staff))
 
 
 def menu(table: CommandTable) -> list[dict[str, tuple[str, str]]]:

@@ -4,8 +4,13 @@ what was sent today, pasted pictures and the help card."""
 
 from __future__ import annotations
 
-import pytest
+import logging
+from typing import Any
 
+import pytest
+from botbuilder.schema import AdaptiveCardInvokeValue
+
+from bot.cards.failures import RETRY
 from tests.bot.test_history_commands import (
     ADMIN,
     EN,
@@ -17,8 +22,8 @@ from tests.bot.test_history_commands import (
     scene,
     teams,
 )
-from tests.bot.test_invite import Teams
-from tests.cards import texts_of
+from tests.bot.test_invite import Teams, assert_teams_card
+from tests.cards import cards_of, texts_of
 from tests.hub.test_history import Scene
 
 __all__ = ["contact", "scene", "teams"]  # the fixtures, shared with the history commands' tests
@@ -74,3 +79,125 @@ async def test_a_code_that_is_a_filler_word_is_still_a_code(teams: Teams, scene:
     ]
     other = await teams.say(f"failures for {scene.sophie_code}", user=JAMES, locale=EN)
     assert texts_of(other)[0] == "Unknown dossier"  # not James's, in any spelling
+
+
+# --------------------------------------------------------------------------- formatted messages
+
+
+async def answer(teams: Teams, activity: dict[str, Any]) -> dict[str, Any]:
+    """The one card the bot answers ``activity`` with."""
+    before = len(teams.connector.sent)
+    await teams.post(activity)
+    replies = (await teams.connector.await_sent(before + 1))[before:]
+    assert len(replies) == 1
+    (card,) = cards_of(replies[0].body)
+    assert_teams_card(card)
+    return card
+
+
+HELP_TITLE = {"fr-FR": "Relais — ce que je sais faire", EN: "Relais — what I can do"}
+
+
+@pytest.mark.parametrize(
+    ("text", "text_format", "html", "locale"),
+    [
+        ("<p>aide</p>", "xml", None, "fr-FR"),
+        ("<div><div><strong>help</strong></div></div>", "html", None, EN),
+        ("<p>&nbsp;aide&nbsp;</p>", "plain", None, "fr-FR"),  # Teams' format says plain
+        ("<at>Relais</at> help", "xml", None, EN),  # a mention without its entity
+        ("", "plain", '<div><at id="0">Relais</at>&nbsp;<p>aide</p></div>', "fr-FR"),
+    ],
+)
+async def test_a_formatted_message_is_read_as_its_words(
+    teams: Teams, scene: Scene, text: str, text_format: str, html: str | None, locale: str
+) -> None:
+    activity = teams.activity(text, user=ADMIN, locale=locale)
+    activity["textFormat"] = text_format
+    if html is not None:
+        activity["attachments"] = [{"contentType": "text/html", "content": html}]
+    card = await answer(teams, activity)
+    assert texts_of(card)[0] == HELP_TITLE[locale]
+
+
+async def test_a_mentioned_and_formatted_status_reads_the_code(teams: Teams, scene: Scene) -> None:
+    text = f"<at>Relais</at> <p>statut <b>du dossier</b> {scene.sophie_code.lower()}</p>"
+    activity = teams.activity(text, user=SOPHIE, locale="fr-FR")
+    activity["textFormat"] = "xml"
+    activity["entities"] = [
+        {
+            "type": "mention",
+            "text": "<at>Relais</at>",
+            "mentioned": {"id": activity["recipient"]["id"], "name": "Relais"},
+        }
+    ]
+    card = await answer(teams, activity)
+    assert texts_of(card)[0].startswith(f"{scene.sophie_code} — ")
+
+
+# --------------------------------------------------------------------------- pasted pictures
+
+
+def pasted_image(teams: Teams, user: str, locale: str) -> dict[str, Any]:
+    """A screenshot pasted in the chat, as Teams sends it: an inline ``image/*`` attachment whose
+    ``contentUrl`` is on the Bot Connector, with the HTML copy of the message."""
+    activity = teams.activity("", user=user, locale=locale)
+    url = f"{teams.connector.url}/v3/attachments/0-wus-d1-abc/views/original"
+    activity["attachments"] = [
+        {"contentType": "image/*", "contentUrl": url},
+        {
+            "contentType": "text/html",
+            "content": f'<div><div><span><img height="142" src="{url}" width="300"></span></div></div>',
+        },
+    ]
+    return activity
+
+
+@pytest.mark.parametrize("locale", ["fr-FR", EN])
+async def test_a_pasted_picture_gets_a_polite_answer(
+    teams: Teams, scene: Scene, contact: str, locale: str
+) -> None:
+    for user in (contact, ADMIN):
+        card = await answer(teams, pasted_image(teams, user, locale))
+        texts = texts_of(card)
+        if locale == EN:
+            assert texts[0] == "Pictures pasted in the message can't be filed"
+            assert "Attach it as a file instead" in texts[1]
+        else:
+            assert texts[0] == "Je ne peux pas classer une image collée"
+            assert "Joignez-la plutôt comme fichier" in texts[1]
+
+
+# --------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("locale", ["fr-FR", EN])
+async def test_help_tells_contacts_they_can_drop_a_file_and_not_of_the_panel(
+    teams: Teams, scene: Scene, contact: str, locale: str
+) -> None:
+    fr = locale != EN
+    card = await teams.say("aide" if fr else "help", user=contact, locale=locale)
+    texts = " ".join(texts_of(card))
+    assert ("déposer un fichier" if fr else "drop a file") in texts
+    assert "panneau" not in texts and "panel" not in texts
+    assert "actions" not in card
+    staff = await teams.say("aide" if fr else "help", user=ADMIN, locale=locale)
+    staff_texts = " ".join(texts_of(staff))
+    assert ("déposer un fichier" if fr else "drop a file") in staff_texts
+    assert staff["actions"][0]["type"] == "Action.OpenUrl"  # the panel, for the staff
+
+
+# --------------------------------------------------------------------------- SDK warnings
+
+
+async def test_a_card_click_logs_no_trigger_warning(
+    teams: Teams, scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = await teams.say("failures", user=ADMIN, locale=EN)
+    with caplog.at_level(logging.WARNING, logger="msrest.serialization"):
+        await teams.click(first, RETRY, user=ADMIN, locale=EN)
+        await teams.refresh(first, user=ADMIN, locale=EN) if "refresh" in first else None
+    assert [r.getMessage() for r in caplog.records if r.name == "msrest.serialization"] == []
+    # Another unknown attribute still warns: only Teams' ``trigger`` is known to be harmless.
+    with caplog.at_level(logging.WARNING, logger="msrest.serialization"):
+        AdaptiveCardInvokeValue(trigger="manual", colour="red")
+    assert [r.args[0] for r in caplog.records if r.name == "msrest.serialization"] == ["colour"]
