@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.cards import help_card
-from bot.history import failures_command, history_command, status_command
+from bot.history import failures_command, history_command, sent_command, status_command
 from bot.offering import invite_command, propose_command
 from bot.turn import Turn
 from hub.history.names import fold
@@ -70,15 +70,15 @@ class CommandTable:
         invoice-04; ``failures for dossier BLA172`` → failures, BLA172). Words are matched with
         accents and case folded, as the person may type them (``echecs``, ``STATUT``)."""
         words = text.split()
-        folded = [fold(w) for w in words]
+        folded = [_word(w) for w in words]
         for phrase, command in self._phrases:
             if _starts_with(folded, phrase):
                 return command, self._arguments(command, " ".join(words[len(phrase) :]))
         if not words:
             return None, ""
-        command = self._by_word.get(folded[0])
+        found = self._by_word.get(folded[0])
         rest = " ".join(words[1:])
-        return command, self._arguments(command, rest) if command else rest
+        return found, self._arguments(found, rest) if found else rest
 
     @staticmethod
     def _arguments(command: Command, rest: str) -> str:
@@ -104,7 +104,12 @@ class CommandTable:
 
 
 def _words(phrase: str) -> list[str]:
-    return [fold(w) for w in phrase.split()]
+    return [_word(w) for w in phrase.split()]
+
+
+def _word(word: str) -> str:
+    """A word as the table compares it: folded, with Teams' typographic apostrophe as typed."""
+    return fold(word.replace("’", "'"))
 
 
 def _starts_with(words: list[str], phrase: list[str]) -> bool:
@@ -167,6 +172,22 @@ def default_commands() -> CommandTable:
                 "command.status",
                 status_command,
                 takes_dossier=True,
+            ),
+            Command(
+                {"en": "sent", "fr": "envoyés"},
+                "command.sent",
+                sent_command,
+                aliases=("envoyes", "envoyé", "envoye", "envois"),
+                phrases=(
+                    "what was sent",
+                    "what has been sent",
+                    "what did we send",
+                    "qu'est-ce qui a été envoyé",
+                    "qu'est-ce qui est parti",
+                    "qu'a-t-on envoyé",
+                    "qu'avons-nous envoyé",
+                    "ce qui a été envoyé",
+                ),
             ),
         ]
     )

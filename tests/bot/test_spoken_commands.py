@@ -5,25 +5,33 @@ what was sent today, pasted pictures and the help card."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from botbuilder.schema import AdaptiveCardInvokeValue
 
 from bot.cards.failures import RETRY
+from hub.documents import receive_document
+from hub.history import today_in
+from hub.services import Hub
 from tests.bot.test_history_commands import (
     ADMIN,
     EN,
     JAMES,
+    LEGAL,
     OCR,
     SOPHIE,
     contact,
     documents_on,
+    mark_sent,
     scene,
+    second_delivery,
     teams,
 )
 from tests.bot.test_invite import Teams, assert_teams_card
 from tests.cards import cards_of, texts_of
+from tests.connectors.arrange import pdf
 from tests.hub.test_history import Scene
 
 __all__ = ["contact", "scene", "teams"]  # the fixtures, shared with the history commands' tests
@@ -201,3 +209,107 @@ async def test_a_card_click_logs_no_trigger_warning(
     with caplog.at_level(logging.WARNING, logger="msrest.serialization"):
         AdaptiveCardInvokeValue(trigger="manual", colour="red")
     assert [r.args[0] for r in caplog.records if r.name == "msrest.serialization"] == ["colour"]
+
+
+# --------------------------------------------------------------------------- history search
+
+
+@pytest.mark.parametrize(
+    ("said", "locale", "found"),
+    [
+        ("historique relevé", "fr-FR", ["releve-0412-banque.pdf"]),
+        ("historique RELEVE banque", "fr-FR", ["releve-0412-banque.pdf"]),
+        ("history facture edf", EN, ["facture-0412-edf.pdf"]),
+        ("history EDF Facture", EN, ["facture-0412-edf.pdf"]),
+        ("historique état lieux", "fr-FR", ["Etat des lieux.pdf"]),
+    ],
+)
+async def test_history_finds_every_word_with_or_without_accents(
+    teams: Teams, hub: Hub, scene: Scene, said: str, locale: str, found: list[str]
+) -> None:
+    for name in ("releve-0412-banque.pdf", "facture-0412-edf.pdf", "Etat des lieux.pdf"):
+        await receive_document(
+            hub, scene.admin, scene.sophie_code, "Achats", name, pdf(name), "bot"
+        )
+    card = await teams.say(said, user=ADMIN, locale=locale)
+    assert documents_on(card) == found
+
+
+# --------------------------------------------------------------------------- sent today
+
+
+async def sent_scene(hub: Hub, scene: Scene) -> None:
+    """Two sends today in the firm's time zone (to each application) and one yesterday."""
+    start, _ = today_in(hub.settings.notice_timezone)
+    now = datetime.now(UTC)
+    today = start + (now - start) / 2  # after midnight in Paris, whatever the hour now
+    await mark_sent(hub, await second_delivery(hub, scene, "facture-0412.pdf"), "JUR-1", today)
+    await mark_sent(hub, scene.failed["facture-0413.pdf"], "OCR-2", today)
+    await mark_sent(hub, scene.failed["=cmd-0414.pdf"], "OCR-3", start - timedelta(hours=1))
+
+
+def sent_lines(card: dict[str, Any]) -> list[str]:
+    return [text.split(" · ")[0] for text in texts_of(card) if " → " in text]
+
+
+@pytest.mark.parametrize(
+    ("said", "locale", "title", "lines"),
+    [
+        (
+            "what was sent to the OCR today",
+            EN,
+            f"Sent today — {OCR}",
+            [f"facture-0413.pdf (v1) → {OCR}"],
+        ),
+        (
+            "What was sent to OCR today?",
+            EN,
+            f"Sent today — {OCR}",
+            [f"facture-0413.pdf (v1) → {OCR}"],
+        ),
+        (
+            "qu’est-ce qui a été envoyé à l’OCR aujourd’hui ?",
+            "fr-FR",
+            f"Envoyés aujourd'hui — {OCR}",
+            [f"facture-0413.pdf (v1) → {OCR}"],
+        ),
+        (
+            "envoyés ocr",
+            "fr-FR",
+            f"Envoyés aujourd'hui — {OCR}",
+            [f"facture-0413.pdf (v1) → {OCR}"],
+        ),
+        (
+            "envoyés juridique",
+            "fr-FR",
+            f"Envoyés aujourd'hui — {LEGAL}",
+            [f"facture-0412.pdf (v1) → {LEGAL}"],
+        ),
+    ],
+)
+async def test_what_was_sent_today_to_one_application(
+    teams: Teams, hub: Hub, scene: Scene, said: str, locale: str, title: str, lines: list[str]
+) -> None:
+    await sent_scene(hub, scene)
+    card = await teams.say(said, user=ADMIN, locale=locale)
+    assert texts_of(card)[0] == title
+    assert sent_lines(card) == lines
+
+
+async def test_what_was_sent_today_to_every_application_and_by_whom_it_is_seen(
+    teams: Teams, hub: Hub, scene: Scene
+) -> None:
+    await sent_scene(hub, scene)
+    every = await teams.say("sent", user=ADMIN, locale=EN)
+    assert texts_of(every)[:2] == ["Sent today", "2 documents sent since midnight, newest first:"]
+    assert sorted(sent_lines(every)) == [
+        f"facture-0412.pdf (v1) → {LEGAL}",
+        f"facture-0413.pdf (v1) → {OCR}",
+    ]
+    # James sees his own dossier's sends only.
+    james = await teams.say("qu'est-ce qui a été envoyé aujourd'hui", user=JAMES)
+    assert sent_lines(james) == [f"facture-0413.pdf (v1) → {OCR}"]
+    unknown = await teams.say("envoyés paie", user=ADMIN)
+    assert texts_of(unknown)[1].startswith("Aucune application du cabinet ne s'appelle « paie »")
+    help_card = await teams.say("aide", user=ADMIN)
+    assert "envoyés" in [f["title"] for f in help_card["body"][2]["facts"]]
