@@ -27,7 +27,14 @@ from hub.dashboards import (
 )
 from hub.documents import blob_store, list_documents, receive_document
 from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.history import document_history, dossier_status, find_documents, retry
+from hub.history import (
+    document_history,
+    dossier_status,
+    find_documents,
+    retry,
+    sent_today,
+    today_in,
+)
 from hub.identity import Actor, resolve
 from hub.notices import pending_notices
 from hub.services import Hub
@@ -367,6 +374,33 @@ async def test_the_code_spelled_exactly_comes_first(hub: Hub, scene: Scene) -> N
     assert (await dossier_status(hub, scene.admin, scene.james_code)).name == original.name
     lower = await dossier_status(hub, scene.admin, scene.james_code.lower())
     assert lower.name == "Homonyme"
+
+
+async def test_sent_today_is_the_firms_day_in_its_time_zone(hub: Hub, scene: Scene) -> None:
+    """Paris is an hour ahead of UTC in November: 23:30 UTC on the 19th is the 20th there."""
+    late = datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
+    early = datetime(2026, 11, 19, 22, 30, tzinfo=UTC)  # 23:30 in Paris: the day before
+    async with hub.sessions() as session, session.begin():
+        for name, at in (("facture-0413.pdf", late), ("=cmd-0414.pdf", early)):
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == scene.failed[name])
+                .values(status="sent", sent_at=at, failure_reason=None)
+            )
+    noon = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+    assert today_in("Europe/Paris", noon) == (
+        datetime(2026, 11, 19, 23, 0, tzinfo=UTC),
+        datetime(2026, 11, 20, 23, 0, tzinfo=UTC),
+    )
+    sent = await sent_today(hub, scene.admin, now=noon)
+    assert [(e.document, e.dossier_code) for e in sent.items] == [
+        ("facture-0413.pdf", scene.james_code)
+    ]
+    assert (await sent_today(hub, scene.admin, "  factures OCR ", now=noon)).total == 1
+    legal = await sent_today(hub, scene.admin, "juridique", now=noon)
+    assert (legal.applications, legal.total) == (["Gestion juridique"], 0)
+    assert (await sent_today(hub, scene.admin, "paie", now=noon)).applications == []
+    assert (await sent_today(hub, scene.sophie, now=noon)).items == []  # not her dossier
 
 
 def test_filters_are_parsed_and_checked() -> None:
