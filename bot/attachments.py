@@ -56,6 +56,20 @@ def files_of(activity: Any) -> list[IncomingFile]:
     return found
 
 
+def inline_images(activity: Any) -> int:
+    """How many pictures were pasted into the message (``image/*`` attachments with a
+    ``contentUrl``, as Teams sends a photo or a screenshot). Teams serves them from the Bot
+    Connector, behind the bot's own token, not as a pre-authorised link like a file: they are not
+    taken, and the person is told to attach the picture as a file."""
+    return sum(
+        1
+        for attachment in activity.attachments or []
+        if isinstance(attachment.content_type, str)
+        and attachment.content_type.lower().startswith("image/")
+        and attachment.content_url
+    )
+
+
 def is_file_action(value: object) -> bool:
     verb = value.get("relais") if isinstance(value, dict) else None
     return isinstance(verb, str) and verb in ACTIONS

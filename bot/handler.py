@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 from botbuilder.core import BotFrameworkAdapter, ConversationState, InvokeResponse, TurnContext
@@ -22,8 +23,9 @@ from botbuilder.schema import (
 from msrest.serialization import Model
 
 from bot.actions import ActionTable, action_data, is_card_action
-from bot.attachments import FileIntake, files_of, is_file_action
+from bot.attachments import FileIntake, files_of, inline_images, is_file_action
 from bot.cards import refusal_card, unknown_command_card, unreadable_card, welcome_card
+from bot.cards.documents import notice_card
 from bot.cards.execute import VERB
 from bot.commands import CommandTable
 from bot.errors import error_card
@@ -46,6 +48,32 @@ ERROR_TYPE = "application/vnd.microsoft.error"
 UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # The SDK's own mark that an invoke was answered already.
 INVOKE_RESPONSE = BotFrameworkAdapter._INVOKE_RESPONSE_KEY
+
+
+class _KnownTrigger(logging.Filter):
+    """Drops msrest's warning that ``trigger`` is not an attribute of the invoke value: Teams
+    sends ``trigger`` (manual or automatic) with every ``Action.Execute``, and the SDK's model has
+    no field for it, so every card click logged it. Any other unknown attribute still warns."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            record.msg == SDK_UNKNOWN_ATTRIBUTE
+            and len(args) == 2
+            and args[0] == "trigger"
+            and getattr(args[1], "__name__", "") == "AdaptiveCardInvokeValue"
+        )
+
+
+SDK_LOGGER = "msrest.serialization"
+SDK_UNKNOWN_ATTRIBUTE = "%s is not a known attribute of class %s and will be ignored"
+
+
+def quiet_known_sdk_warnings() -> None:
+    """Installs :class:`_KnownTrigger` on msrest's logger, once however many bots are built."""
+    logger = logging.getLogger(SDK_LOGGER)
+    if not any(isinstance(f, _KnownTrigger) for f in logger.filters):
+        logger.addFilter(_KnownTrigger())
 
 
 def card_response(card: dict[str, Any]) -> InvokeResponse:
@@ -119,6 +147,7 @@ class RelaisBot(TeamsActivityHandler):
         self.searches = searches
         # Files sent in a personal chat, and the answers to the "where should I file it?" card.
         self.intake = intake
+        quiet_known_sdk_warnings()
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -240,7 +269,10 @@ class RelaisBot(TeamsActivityHandler):
         if is_card_action(activity.value):
             await self._run_fallback(turn, activity.value)
             return
-        text = _text_without_mention(activity).strip()
+        if inline_images(activity):
+            await turn.send_card(notice_card(turn.t, "documents.inline_image"))
+            return
+        text = typed_text(activity)
         if not text:
             return
         command, turn.args = self.commands.find(text)
@@ -261,6 +293,64 @@ class RelaisBot(TeamsActivityHandler):
             self.commands.help_word(turn.lang),
         )
         await turn.send_card(card)
+
+
+HTML = "text/html"
+# The formats in which Teams sends a message typed with formatting (bold, a list, a paste).
+MARKUP_FORMATS = {"xml", "html"}
+STARTS_WITH_TAG = re.compile(r"^\s*<[a-z][a-z0-9]*[\s/>]", re.IGNORECASE)
+BLOCKS = {"p", "div", "br", "li", "tr", "td", "h1", "h2", "h3", "blockquote", "pre"}
+
+
+class _PlainText(HTMLParser):
+    """The words of an HTML message: tags dropped, entities read, every ``<at>`` mention left
+    out (the bot's name is no part of the command), blocks and line breaks as spaces."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.in_mention = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "at":
+            self.in_mention += 1
+        elif tag in BLOCKS:
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "at":
+            self.in_mention = max(0, self.in_mention - 1)
+        elif tag in BLOCKS:
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        if not self.in_mention:
+            self.parts.append(data)
+
+
+def plain_text(markup: str) -> str:
+    parser = _PlainText()
+    parser.feed(markup)
+    parser.close()
+    return " ".join("".join(parser.parts).split())
+
+
+def _html_copy(activity: Activity) -> str:
+    for attachment in activity.attachments or []:
+        if attachment.content_type == HTML and isinstance(attachment.content, str):
+            return attachment.content
+    return ""
+
+
+def typed_text(activity: Activity) -> str:
+    """What the person typed, as a command reads it: without the bot's @mention, and as plain
+    words when Teams sent it with formatting (``<p>aide</p>``, textFormat ``xml``, or only the
+    ``text/html`` copy of the message)."""
+    text = _text_without_mention(activity)
+    markup = (activity.text_format or "").lower() in MARKUP_FORMATS or STARTS_WITH_TAG.match(text)
+    if not text.strip():
+        text, markup = _html_copy(activity), True
+    return plain_text(text) if markup else " ".join(text.split())
 
 
 def _text_without_mention(activity: Activity) -> str:

@@ -7,15 +7,24 @@ use-case and picks the card.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.cards import failures as failure_cards
 from bot.cards import history as history_cards
 from bot.cards.base import Card
+from bot.cards.sent import sent_card
 from bot.turn import Turn
 from hub.dashboards import FailureFilters, FailurePage, failures
 from hub.errors import InvalidInput, NotFound
-from hub.history import dossier_status, example_dossier, find_documents, retry_deliveries
+from hub.history import (
+    dossier_status,
+    example_dossier,
+    find_documents,
+    retry_deliveries,
+    sent_today,
+)
+from hub.history.names import fold
 from hub.i18n import Translator
 from hub.identity import Actor
 from hub.services import Hub
@@ -136,6 +145,31 @@ async def failures_retry(turn: Turn) -> Card:
             notice=_retried_notice(turn.t, result.retried, result.refused),
         )
     return failure_cards.queued_card(turn.t, result.retried, result.refused, turn.word("failures"))
+
+
+# --------------------------------------------------------------------------- sent today
+
+# Words around the application's name in "what was sent to the OCR today" / "qu'est-ce qui a été
+# envoyé à l'OCR aujourd'hui", folded: they are not part of it.
+SENT_FILLERS = frozenset(
+    {"to", "the", "today", "at", "for", "by", "so", "far", "?"}
+    | {"a", "au", "aux", "l", "la", "le", "les", "de", "du", "des", "pour", "vers", "chez"}
+    | {"aujourd'hui", "aujourdhui", "ce", "jour", "matin"}
+)
+ELISION = re.compile(r"\b([ldjnst]|qu)['’]", re.IGNORECASE)
+
+
+def application_words(args: str) -> str:
+    """The words naming the application: ``to the OCR today?`` → ``OCR``."""
+    words = ELISION.sub(r"\1' ", args.replace("’", "'")).replace("?", " ? ").split()
+    return " ".join(w for w in words if fold(w).rstrip("'") not in SENT_FILLERS)
+
+
+async def sent_command(turn: Turn) -> None:
+    """``sent`` / ``envoyés`` [application], or "what was sent to the OCR today": the documents
+    sent today (the firm's day), to every application or to those named."""
+    sent = await sent_today(turn.hub, turn.actor, application_words(turn.args)[:MAX_TERM])
+    await turn.send_card(sent_card(turn.t, sent))
 
 
 # --------------------------------------------------------------------------- status

@@ -17,6 +17,7 @@ from hub.dashboards.days import start_of
 from hub.errors import InvalidInput, NotFound
 from hub.identity import Actor
 from hub.paging import filter_day
+from hub.portfolio.dossiers import code_is, exact_code_first
 from hub.rights import visible_dossier_ids, visible_dossiers
 from hub.services import Hub
 from storage.models import CatalogApp, Connection, Delivery, Dossier, FirmApplication
@@ -101,7 +102,10 @@ async def conditions(
         )
     if filters.dossier:
         dossier_id = await session.scalar(
-            select(Dossier.id).where(Dossier.code == filters.dossier, visible_dossiers(actor))
+            select(Dossier.id)
+            .where(code_is(filters.dossier), visible_dossiers(actor))
+            .order_by(exact_code_first(filters.dossier))
+            .limit(1)
         )
         if dossier_id is None:
             raise NotFound(

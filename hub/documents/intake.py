@@ -27,6 +27,7 @@ from hub.errors import (
     storage_unavailable,
 )
 from hub.identity import Actor
+from hub.portfolio.dossiers import code_is, exact_code_first
 from hub.rights import visible_dossiers
 from hub.services import Hub
 from hub.settings import Settings
@@ -125,9 +126,10 @@ async def _where(
 ) -> tuple[Dossier, Folder]:
     async with hub.sessions() as session:
         dossier = await session.scalar(
-            select(Dossier).where(
-                Dossier.firm_id == actor.firm_id, Dossier.code == dossier_code.strip()
-            )
+            select(Dossier)
+            .where(Dossier.firm_id == actor.firm_id, code_is(dossier_code))
+            .order_by(exact_code_first(dossier_code))
+            .limit(1)
         )
         if dossier is None:
             raise NotFound(

@@ -26,6 +26,7 @@ from hub.history.search import (
     VersionSummary,
     find_documents,
 )
+from hub.history.sent import SentEntry, SentToday, sent_today, today_in
 
 __all__ = [
     "MAX_RETRY",
@@ -39,6 +40,8 @@ __all__ = [
     "DossierStatus",
     "RecentDelivery",
     "RetryResult",
+    "SentEntry",
+    "SentToday",
     "VersionEntry",
     "VersionSummary",
     "document_history",
@@ -47,4 +50,6 @@ __all__ = [
     "find_documents",
     "retry",
     "retry_deliveries",
+    "sent_today",
+    "today_in",
 ]

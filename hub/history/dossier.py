@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from hub.errors import NotFound
 from hub.history.deliveries import application_label, retryable
 from hub.identity import Actor
+from hub.portfolio.dossiers import code_is, exact_code_first
 from hub.rights import may_retry, visible_dossiers
 from hub.services import Hub
 from storage.models import (
@@ -73,7 +74,10 @@ async def dossier_status(
     failed) and its last deliveries."""
     async with hub.sessions() as session:
         dossier = await session.scalar(
-            select(Dossier).where(Dossier.code == code.strip(), visible_dossiers(actor))
+            select(Dossier)
+            .where(code_is(code), visible_dossiers(actor))
+            .order_by(exact_code_first(code))
+            .limit(1)
         )
         if dossier is None:
             raise NotFound(f"no dossier {code!r} for {actor.ref}", key="portfolio.no_dossier")

@@ -17,9 +17,11 @@ from hub.portfolio.dialog import (
 )
 from hub.portfolio.dossiers import (
     HELD,
+    code_is,
     contacts_of_dossier,
     dossier_by_code,
     eligible,
+    exact_code_first,
     firm_applications,
 )
 from hub.portfolio.listing import (
@@ -42,12 +44,14 @@ __all__ = [
     "DossierRow",
     "PortfolioView",
     "applications_dialog",
+    "code_is",
     "contact_choice",
     "contacts_of_dossier",
     "dossier_by_code",
     "dossier_rows",
     "dossier_search",
     "eligible",
+    "exact_code_first",
     "firm_applications",
     "list_dossiers",
     "list_portfolio",

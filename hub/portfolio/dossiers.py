@@ -3,7 +3,7 @@ applications, and which contacts the bot can reach."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.errors import NotFound
@@ -27,11 +27,28 @@ def eligible(contact: Contact) -> bool:
     return contact.guest_state == "guest" and contact.entra_object_id is not None
 
 
+def code_is(code: str) -> ColumnElement[bool]:
+    """The one rule for naming a dossier by its code, wherever a person types one (the bot's
+    commands, the panel's filters, the REST API's paths): trimmed and in any case, since people
+    type ``bla011`` for ``BLA011`` and Teams' typeahead offers codes whatever the case typed.
+    Use with :func:`exact_code_first` where a firm might hold codes differing only in case."""
+    return func.lower(Dossier.code) == code.strip().lower()
+
+
+def exact_code_first(code: str) -> ColumnElement[bool]:
+    """An ``ORDER BY`` that puts the dossier spelled exactly as typed before one that differs only
+    in case (``false`` sorts first in both databases)."""
+    return Dossier.code != code.strip()
+
+
 async def dossier_by_code(session: AsyncSession, actor: Actor, code: str) -> Dossier:
     """The actor's firm's dossier, or NotFound — the same answer whether or not another firm has
     a dossier of that code."""
     dossier = await session.scalar(
-        select(Dossier).where(Dossier.firm_id == actor.firm_id, Dossier.code == code)
+        select(Dossier)
+        .where(Dossier.firm_id == actor.firm_id, code_is(code))
+        .order_by(exact_code_first(code))
+        .limit(1)
     )
     if dossier is None:
         raise NotFound(f"no dossier {code!r} in firm {actor.firm_id}", key="portfolio.no_dossier")

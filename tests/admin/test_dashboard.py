@@ -61,6 +61,11 @@ async def test_filters_narrow_the_list_and_bad_ones_are_explained(
     assert "facture-0413.pdf" in text and "facture-0412.pdf" not in text
     page = await (await client.get(f"/admin/dashboard?dossier={scene.james_code}")).text()
     assert "facture-0413.pdf" in visible(page) and "=cmd-0414.pdf" not in visible(page)
+    # A code typed in lower case, with spaces around it, is the same dossier (issue 13).
+    typed = await (
+        await client.get(f"/admin/dashboard?dossier=+{scene.james_code.lower()}+")
+    ).text()
+    assert "facture-0413.pdf" in visible(typed) and "=cmd-0414.pdf" not in visible(typed)
     bad = visible(await (await client.get("/admin/dashboard?since=nope")).text())
     assert "Cette date n'est pas valide" in bad
     unknown = await client.get("/admin/dashboard?dossier=NOPE999")

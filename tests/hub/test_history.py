@@ -25,9 +25,16 @@ from hub.dashboards import (
     retry_matching,
     safe_cell,
 )
-from hub.documents import blob_store, receive_document
+from hub.documents import blob_store, list_documents, receive_document
 from hub.errors import InvalidInput, NotFound, PermissionDenied
-from hub.history import document_history, dossier_status, find_documents, retry
+from hub.history import (
+    document_history,
+    dossier_status,
+    find_documents,
+    retry,
+    sent_today,
+    today_in,
+)
 from hub.identity import Actor, resolve
 from hub.notices import pending_notices
 from hub.services import Hub
@@ -37,6 +44,8 @@ from storage.models import (
     ContactDossier,
     Delivery,
     DeliveryAttempt,
+    Document,
+    DocumentVersion,
     Dossier,
     StaffUser,
 )
@@ -323,6 +332,75 @@ async def test_failures_follow_rights_and_filters(hub: Hub, scene: Scene) -> Non
     ).items == []
     with pytest.raises(NotFound):  # a dossier Sophie may not see is no filter for her
         await failures(hub, scene.sophie, FailureFilters(dossier=scene.james_code))
+
+
+async def test_a_dossier_code_is_found_trimmed_and_in_any_case(hub: Hub, scene: Scene) -> None:
+    """One rule wherever a code is typed (hub.portfolio.code_is): the dashboard's filter, the
+    bot's ``status``, the REST API's paths (reading and uploading)."""
+    typed = f" {scene.james_code.lower()} "
+    by_dossier = await failures(hub, scene.admin, FailureFilters(dossier=typed))
+    assert [r.document for r in by_dossier.items] == ["facture-0413.pdf"]
+    assert (await dossier_status(hub, scene.admin, typed)).code == scene.james_code
+    listed = await list_documents(hub, scene.admin, typed)
+    assert "facture-0413.pdf" in [d.name for d in listed.items]
+    receipt = await receive_document(
+        hub, scene.admin, typed, "Achats", "avoir-9.pdf", pdf("a9"), "api"
+    )
+    async with hub.sessions() as session:
+        dossier_id = await session.scalar(
+            select(Dossier.id).where(Dossier.code == scene.james_code)
+        )
+        stored = await session.get(DocumentVersion, receipt.version_id)
+        assert stored is not None
+        document = await session.get(Document, stored.document_id)
+        assert document is not None and document.dossier_id == dossier_id
+    with pytest.raises(NotFound):  # the rule does not widen who sees what
+        await failures(hub, scene.sophie, FailureFilters(dossier=typed))
+
+
+async def test_the_code_spelled_exactly_comes_first(hub: Hub, scene: Scene) -> None:
+    """A firm whose codes differ only in case (an old import): the one typed exactly wins."""
+    async with hub.sessions() as session, session.begin():
+        original = await session.scalar(select(Dossier).where(Dossier.code == scene.james_code))
+        assert original is not None
+        session.add(
+            Dossier(
+                firm_id=original.firm_id,
+                code=scene.james_code.lower(),
+                name="Homonyme",
+                status="active",
+            )
+        )
+    assert (await dossier_status(hub, scene.admin, scene.james_code)).name == original.name
+    lower = await dossier_status(hub, scene.admin, scene.james_code.lower())
+    assert lower.name == "Homonyme"
+
+
+async def test_sent_today_is_the_firms_day_in_its_time_zone(hub: Hub, scene: Scene) -> None:
+    """Paris is an hour ahead of UTC in November: 23:30 UTC on the 19th is the 20th there."""
+    late = datetime(2026, 11, 19, 23, 30, tzinfo=UTC)
+    early = datetime(2026, 11, 19, 22, 30, tzinfo=UTC)  # 23:30 in Paris: the day before
+    async with hub.sessions() as session, session.begin():
+        for name, at in (("facture-0413.pdf", late), ("=cmd-0414.pdf", early)):
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == scene.failed[name])
+                .values(status="sent", sent_at=at, failure_reason=None)
+            )
+    noon = datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+    assert today_in("Europe/Paris", noon) == (
+        datetime(2026, 11, 19, 23, 0, tzinfo=UTC),
+        datetime(2026, 11, 20, 23, 0, tzinfo=UTC),
+    )
+    sent = await sent_today(hub, scene.admin, now=noon)
+    assert [(e.document, e.dossier_code) for e in sent.items] == [
+        ("facture-0413.pdf", scene.james_code)
+    ]
+    assert (await sent_today(hub, scene.admin, "  factures OCR ", now=noon)).total == 1
+    legal = await sent_today(hub, scene.admin, "juridique", now=noon)
+    assert (legal.applications, legal.total) == (["Gestion juridique"], 0)
+    assert (await sent_today(hub, scene.admin, "paie", now=noon)).applications == []
+    assert (await sent_today(hub, scene.sophie, now=noon)).items == []  # not her dossier
 
 
 def test_filters_are_parsed_and_checked() -> None:
