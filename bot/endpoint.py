@@ -35,7 +35,7 @@ from bot.attachments import FileIntake
 from bot.auth import RelaisBotAuthentication, build_authentication
 from bot.cards import apology_card
 from bot.commands import default_commands
-from bot.handler import INVOKE_RESPONSE, UNREADABLE, RelaisBot, card_response
+from bot.handler import INVOKE_RESPONSE, RelaisBot, card_response
 from bot.notices import NoticeDispatcher
 from bot.proactive import ProactiveSender
 from bot.search import default_searches
@@ -46,6 +46,7 @@ from bot.verbs import default_actions
 from connectors.addresses import policy_for
 from connectors.teams_files import TeamsFiles, download_client
 from hub.documents import MAX_DOCUMENT_SIZE
+from hub.errors import has_control_character
 from hub.i18n import Translator
 from hub.services import Hub
 from hub.settings import Settings
@@ -239,7 +240,10 @@ def _unaddressable(body: dict[str, Any]) -> bool:
     if any(len(value) > MAX_ID for value in ids if isinstance(value, str)):
         return True
     texts = [*ids, body["serviceUrl"], body["conversation"]["id"]]
-    return any(isinstance(value, str) and UNREADABLE.search(value) for value in texts)
+    return any(
+        isinstance(value, str) and has_control_character(value, lone_surrogates=True)
+        for value in texts
+    )
 
 
 def _lists_hold_objects(body: dict[str, Any]) -> bool:

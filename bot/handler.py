@@ -32,7 +32,7 @@ from bot.errors import error_card
 from bot.search import SearchInvokeResponse, SearchTable
 from bot.turn import CARD_TYPE, BotServices, Turn, card_activity, tenant_of
 from hub import conversations
-from hub.errors import NotRecognised, RelaisError
+from hub.errors import NotRecognised, RelaisError, has_control_character
 from hub.i18n import Translator
 from hub.identity import Actor, resolve
 
@@ -43,9 +43,6 @@ PERSON_ACTIVITIES = {ActivityTypes.message, ActivityTypes.invoke, ActivityTypes.
 CARD_ACTION = "adaptiveCard/action"
 SEARCH = "application/search"
 ERROR_TYPE = "application/vnd.microsoft.error"
-# C0 controls but tab and line breaks, and lone surrogates: PostgreSQL refuses NUL in text and
-# JSON, neither database stores a lone surrogate, and no person types either in Teams.
-UNREADABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # The SDK's own mark that an invoke was answered already.
 INVOKE_RESPONSE = BotFrameworkAdapter._INVOKE_RESPONSE_KEY
 
@@ -95,13 +92,13 @@ def invoke_error(status: int, code: str, message: str) -> InvokeResponse:
 
 def unreadable(activity: Activity) -> bool:
     """Whether any text of the activity (its fields, the card's data, the attachments' names...)
-    holds a character Relais refuses to read (:data:`UNREADABLE`). The endpoint bounds the
+    holds a character Relais refuses to read (:func:`hub.errors.has_control_character`). The endpoint bounds the
     activity's size and depth, so the walk is short."""
     stack: list[Any] = [activity]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if UNREADABLE.search(item):
+            if has_control_character(item, lone_surrogates=True):
                 return True
         elif isinstance(item, Model):
             stack.extend(vars(item).values())

@@ -177,12 +177,18 @@ class ControlCharacter(InvalidInput):
     key = "error.control_character"
 
 
-# C0 controls but tab, line feed and carriage return, which forms and CSV cells legitimately hold.
+# C0 controls but tab, line feed and carriage return, which forms and CSV cells legitimately hold;
+# PostgreSQL refuses NUL in text and JSON, and nobody types any of them.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Lone surrogates too, for text that came as JSON (``\\ud800`` escapes): neither database
+# stores one. Bytes that are not UTF-8 (multipart file names) are reported as such where decoded.
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 
 
-def has_control_character(value: str) -> bool:
-    return _CONTROL.search(value) is not None
+def has_control_character(value: str, *, lone_surrogates: bool = False) -> bool:
+    """The one rule for the characters Relais refuses to read, at every boundary."""
+    pattern = _CONTROL_OR_SURROGATE if lone_surrogates else _CONTROL
+    return pattern.search(value) is not None
 
 
 def refuse_control_characters(field: str, value: str) -> None:

@@ -2,7 +2,8 @@
 "long" at the top level).
 
 ``rest-ci`` (the default) keeps the generated-requests run bounded on both databases; set
-``RELAIS_REST_PROFILE=rest-long`` for the thousands of cases a release deserves.
+``--hypothesis-profile=long`` (or ``RELAIS_REST_PROFILE=rest-long``) for the thousands of cases a
+release deserves.
 """
 
 from __future__ import annotations

@@ -37,7 +37,11 @@ from tests import scenes
 from tests.scenes import Office
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
-PROFILE = os.environ.get("RELAIS_REST_PROFILE", "rest-ci")
+# The suite's one switch for a longer hunt (``pytest --hypothesis-profile=long``) also lengthens
+# this run; RELAIS_REST_PROFILE still picks a profile of its own.
+PROFILE = os.environ.get("RELAIS_REST_PROFILE") or (
+    "rest-long" if hypothesis_settings.get_current_profile_name() == "long" else "rest-ci"
+)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
